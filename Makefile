@@ -1,0 +1,38 @@
+# reviewer: `make demo` runs the product locally; `make test` runs the test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test test-fast bench lint format clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python manage.py demo
+
+## The whole suite: needs Redis on 127.0.0.1:6379 (db 15 is used and flushed) and
+## Debian's chromium for the browser tests. DATABASE_URL=postgres://… runs it on PostgreSQL.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not browser and not worker"
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+lint: $(STAMP)
+	$(BIN)/ruff check reviewer tests bench
+	$(BIN)/ruff format --check reviewer tests bench
+
+format: $(STAMP)
+	$(BIN)/ruff format reviewer tests bench
+	$(BIN)/ruff check --fix reviewer tests bench
+
+clean:
+	rm -rf $(VENV) var staticfiles

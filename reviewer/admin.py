@@ -1,0 +1,82 @@
+"""Django admin: organizations (token write-only), members, stored timelines, share links, audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from reviewer.models import AuditEntry, Membership, Organization, ShareLink, TimelineSync
+
+
+class OrganizationForm(forms.ModelForm):
+    new_token = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave empty to keep the current token. It is stored encrypted.",
+    )
+
+    class Meta:
+        model = Organization
+        fields = ["name", "slug", "api_url"]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    form = OrganizationForm
+    list_display = ["name", "slug", "api_url", "token_hint", "token_updated_at"]
+    readonly_fields = ["token_hint", "token_updated_at"]
+    inlines = [MembershipInline]
+
+    def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool) -> None:
+        token = form.cleaned_data.get("new_token")
+        if token:
+            obj.set_token(token)
+        super().save_model(request, obj, form, change)
+        if token:
+            obj.refresh_from_db()
+            AuditEntry.record(obj, AuditEntry.Action.TOKEN_CHANGED, actor=request.user, via="admin")
+
+
+@admin.register(TimelineSync)
+class TimelineSyncAdmin(admin.ModelAdmin):
+    list_display = [
+        "session_id",
+        "organization",
+        "state",
+        "events_stored",
+        "expected_events",
+        "complete",
+    ]
+    list_filter = ["organization", "state", "complete"]
+    readonly_fields = [f.name for f in TimelineSync._meta.fields]
+
+
+@admin.register(ShareLink)
+class ShareLinkAdmin(admin.ModelAdmin):
+    list_display = [
+        "session_id",
+        "organization",
+        "created_by",
+        "expires_at",
+        "revoked_at",
+        "view_count",
+    ]
+    list_filter = ["organization"]
+    exclude = ["token_hash"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "organization", "actor_name", "action", "session_id"]
+    list_filter = ["organization", "action"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

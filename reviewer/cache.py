@@ -1,0 +1,257 @@
+"""Organization-scoped caching of upstream answers, through named get/invalidate helpers.
+
+Each entry is stored with the time it was fetched and kept well beyond its freshness window:
+a fresh entry is served as is; a stale one is refreshed, and if the refresh fails the stale
+value is served with `stale=True` (an upstream failure never overwrites a good value).
+Identical concurrent misses are coalesced with a short lock (`cache.add`), so twenty
+simultaneous cold views make one upstream call. Any cache error counts as a miss: a Redis
+outage makes pages slower, never broken.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from django.core.cache import cache
+
+from reviewer import promptster
+from reviewer.models import Organization
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+LIST_TTL = 60
+SESSION_TTL = 600
+RUNNING_SESSION_TTL = 15
+ASSESSMENTS_TTL = 600
+KEEP_STALE_FOR = 24 * 3600
+_LOCK_TTL = 15
+_WAIT_FOR_PEER = 10.0
+_KEY_VERSION = "v1"
+
+
+@dataclass(frozen=True)
+class Fetched(Generic[T]):
+    value: T
+    stale: bool = False
+    fetched_at: float = 0.0
+    from_cache: bool = False
+
+
+def _key(org: Organization, *parts: str) -> str:
+    return ":".join(["rv", _KEY_VERSION, org.cache_scope, *parts])
+
+
+def _safe_get(key: str) -> Any:
+    try:
+        return cache.get(key)
+    except Exception:  # a cache outage is a miss
+        log.warning("cache get failed for a %s key", key.split(":")[3:4], exc_info=True)
+        return None
+
+
+def _safe_set(key: str, value: Any, timeout: int) -> None:
+    try:
+        cache.set(key, value, timeout)
+    except Exception:
+        log.warning("cache set failed", exc_info=True)
+
+
+def _safe_delete(*keys: str) -> None:
+    try:
+        cache.delete_many(list(keys))
+    except Exception:
+        log.warning("cache delete failed", exc_info=True)
+
+
+def _try_lock(key: str) -> bool | None:
+    """True: we hold the lock. False: a peer holds it. None: the cache is unusable."""
+    try:
+        return bool(cache.add(key, 1, _LOCK_TTL))
+    except Exception:
+        return None
+
+
+def _entry_is_valid(entry: Any) -> bool:
+    return isinstance(entry, dict) and "at" in entry and "payload" in entry and "ttl" in entry
+
+
+def _cached_call(
+    key: str,
+    fetch: Callable[[], Any],
+    ttl_for: Callable[[Any], int],
+) -> Fetched[Any]:
+    """Serve `key` from the cache or call `fetch()` (which returns a JSON-able payload).
+
+    1. A fresh, well-formed entry is returned at once.
+    2. Otherwise one caller takes the refresh lock and fetches; concurrent callers wait for
+       its result instead of calling upstream themselves.
+    3. If the fetch fails and any earlier value exists, that value is returned as stale;
+       the failure is re-raised only when there is nothing to show.
+    """
+    entry = _safe_get(key)
+    if _entry_is_valid(entry) and time.time() - entry["at"] < entry["ttl"]:
+        return Fetched(entry["payload"], fetched_at=entry["at"], from_cache=True)
+    stale = entry if _entry_is_valid(entry) else None
+
+    lock_key = key + ":lock"
+    locked = _try_lock(lock_key)
+    if locked is False:
+        waited = _wait_for_peer(key, since=stale["at"] if stale else 0.0)
+        if waited is not None:
+            return waited
+    try:
+        payload = fetch()
+    except (*promptster.TRANSIENT, promptster.BadResponse):
+        if stale is not None:
+            return Fetched(stale["payload"], stale=True, fetched_at=stale["at"], from_cache=True)
+        raise
+    except promptster.NotFound:
+        _safe_delete(key)  # gone upstream: never serve it again
+        raise
+    finally:
+        if locked:
+            _safe_delete(lock_key)
+    now = time.time()
+    ttl = ttl_for(payload)
+    _safe_set(key, {"at": now, "ttl": ttl, "payload": payload}, KEEP_STALE_FOR)
+    return Fetched(payload, fetched_at=now)
+
+
+def _wait_for_peer(key: str, *, since: float) -> Fetched[Any] | None:
+    deadline = time.monotonic() + _WAIT_FOR_PEER
+    delay = 0.01
+    while time.monotonic() < deadline:
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.1)
+        entry = _safe_get(key)
+        if _entry_is_valid(entry) and entry["at"] > since:
+            return Fetched(entry["payload"], fetched_at=entry["at"], from_cache=True)
+        if _safe_get(key + ":lock") is None:
+            entry = _safe_get(key)
+            if _entry_is_valid(entry) and entry["at"] > since:
+                return Fetched(entry["payload"], fetched_at=entry["at"], from_cache=True)
+            return None  # the peer failed; fetch ourselves
+    return None
+
+
+# --- session list ---------------------------------------------------------------------------
+
+
+def _list_generation(org: Organization) -> int:
+    value = _safe_get(_key(org, "list-gen"))
+    return value if isinstance(value, int) else 0
+
+
+def get_session_list(
+    org: Organization,
+    *,
+    assessment_id: str = "",
+    source_service: str = "",
+    limit: int = 20,
+    offset: int = 0,
+) -> Fetched[promptster.SessionPage]:
+    params = f"{assessment_id}\x00{source_service}\x00{limit}\x00{offset}"
+    digest = hashlib.sha256(params.encode()).hexdigest()[:24]
+    key = _key(org, f"sessions-g{_list_generation(org)}", digest)
+
+    def fetch() -> dict[str, Any]:
+        page = promptster.client_for(org).list_sessions(
+            assessment_id=assessment_id, source_service=source_service, limit=limit, offset=offset
+        )
+        return {
+            "sessions": [s.raw for s in page.sessions],
+            "total": page.total,
+            "limit": page.limit,
+            "offset": page.offset,
+        }
+
+    result = _cached_call(key, fetch, lambda _payload: LIST_TTL)
+    return Fetched(
+        promptster.parse_session_page(result.value),
+        stale=result.stale,
+        fetched_at=result.fetched_at,
+        from_cache=result.from_cache,
+    )
+
+
+def invalidate_session_lists(org: Organization) -> None:
+    """Make every cached list of this organization a miss (after a delete)."""
+    key = _key(org, "list-gen")
+    _safe_set(key, _list_generation(org) + 1, None)  # type: ignore[arg-type]
+
+
+# --- one session ----------------------------------------------------------------------------
+
+
+def _session_ttl(payload: Any) -> int:
+    ended = isinstance(payload, dict) and payload.get("endedAt")
+    return SESSION_TTL if ended else RUNNING_SESSION_TTL
+
+
+def get_session(org: Organization, session_id: str) -> Fetched[promptster.Session]:
+    key = _key(org, "session", session_id)
+
+    def fetch() -> dict[str, Any]:
+        return promptster.client_for(org).get_session(session_id).raw
+
+    result = _cached_call(key, fetch, _session_ttl)
+    return Fetched(
+        promptster.parse_session(result.value),
+        stale=result.stale,
+        fetched_at=result.fetched_at,
+        from_cache=result.from_cache,
+    )
+
+
+def put_session(org: Organization, session: promptster.Session) -> None:
+    """Store a session object fetched elsewhere (e.g. by a prefetch)."""
+    _safe_set(
+        _key(org, "session", session.id),
+        {"at": time.time(), "ttl": _session_ttl(session.raw), "payload": session.raw},
+        KEEP_STALE_FOR,
+    )
+
+
+def invalidate_session(org: Organization, session_id: str) -> None:
+    _safe_delete(_key(org, "session", session_id), _key(org, "summary", session_id))
+    invalidate_session_lists(org)
+
+
+# --- assessments ----------------------------------------------------------------------------
+
+
+def get_assessments(org: Organization) -> Fetched[list[promptster.Assessment]]:
+    key = _key(org, "assessments")
+
+    def fetch() -> dict[str, Any]:
+        items = promptster.client_for(org).list_assessments()
+        return {"assessments": [{"id": a.id, "title": a.title, "role": a.role} for a in items]}
+
+    result = _cached_call(key, fetch, lambda _payload: ASSESSMENTS_TTL)
+    return Fetched(
+        promptster.parse_assessments(result.value),
+        stale=result.stale,
+        fetched_at=result.fetched_at,
+        from_cache=result.from_cache,
+    )
+
+
+# --- derived data (summaries computed from the local store) -----------------------------------
+
+
+def get_summary(org: Organization, session_id: str, version: str, compute: Callable[[], T]) -> T:
+    """A summary computed from the local store, cached until the store changes (`version`)."""
+    key = _key(org, "summary", session_id)
+    entry = _safe_get(key)
+    if isinstance(entry, dict) and entry.get("version") == version:
+        return entry["value"]
+    value = compute()
+    _safe_set(key, {"version": version, "value": value}, KEEP_STALE_FOR)
+    return value

@@ -1,0 +1,45 @@
+"""`add_member USERNAME --org SLUG --role viewer|reviewer|admin --password PASS`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from reviewer.models import AuditEntry, Membership, Organization, Role
+
+
+class Command(BaseCommand):
+    help = "Create the user if missing and give them a role in an organization."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("username")
+        parser.add_argument("--org", required=True)
+        parser.add_argument("--role", required=True, choices=Role.values)
+        parser.add_argument("--password")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        org = Organization.objects.filter(slug=opts["org"]).first()
+        if org is None:
+            raise CommandError(f"No organization with slug {opts['org']!r}.")
+        users = get_user_model()
+        user = users.objects.filter(username=opts["username"]).first()
+        if user is None:
+            if not opts["password"]:
+                raise CommandError("A new user needs --password.")
+            user = users.objects.create_user(username=opts["username"], password=opts["password"])
+        elif opts["password"]:
+            user.set_password(opts["password"])
+            user.save(update_fields=["password"])
+        _, created = Membership.objects.update_or_create(
+            user=user, organization=org, defaults={"role": opts["role"]}
+        )
+        AuditEntry.record(
+            org,
+            AuditEntry.Action.MEMBER_ADDED if created else AuditEntry.Action.MEMBER_CHANGED,
+            member=user.get_username(),
+            role=opts["role"],
+            via="add_member",
+        )
+        self.stdout.write(f"{user.get_username()} is {opts['role']} in {org.slug}")

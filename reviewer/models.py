@@ -1,0 +1,375 @@
+"""Organizations, their members, the local timeline store, share links and the audit log.
+
+Everything a user can reach is owned by an Organization; QuerySets offer `.for_org()` so
+that views and helpers never forget the owner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from reviewer import crypto
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer", "Viewer"
+    REVIEWER = "reviewer", "Reviewer"
+    ADMIN = "admin", "Admin"
+
+
+_ROLE_RANK = {Role.VIEWER: 0, Role.REVIEWER: 1, Role.ADMIN: 2}
+
+
+class Organization(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    api_url = models.URLField(
+        "API origin", help_text="e.g. https://api.promptster.ai (the client appends /v1/...)"
+    )
+    token_encrypted = models.TextField(blank=True, editable=False)
+    token_last4 = models.CharField(max_length=4, blank=True, editable=False)
+    # Bumped whenever the token changes: it is part of every cache key, so data fetched
+    # with an old token is never served under a new one.
+    token_generation = models.PositiveIntegerField(default=1, editable=False)
+    token_updated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def set_token(self, token: str) -> None:
+        """Encrypt and store a new API token (call save() afterwards)."""
+        token = token.strip()
+        self.token_encrypted = crypto.encrypt_token(token)
+        self.token_last4 = token[-4:] if len(token) >= 12 else ""
+        if self.pk:
+            self.token_generation = F("token_generation") + 1
+        self.token_updated_at = timezone.now()
+
+    def replace_token(self, token: str) -> None:
+        """Store a new token now; cached data fetched with the old one stops being served."""
+        self.set_token(token)
+        self.save()
+        self.refresh_from_db()
+
+    def get_token(self) -> str:
+        if not self.token_encrypted:
+            raise crypto.TokenUnreadable("no API token is configured")
+        return crypto.decrypt_token(self.token_encrypted)
+
+    @property
+    def token_hint(self) -> str:
+        return f"…{self.token_last4}" if self.token_last4 else "set"
+
+    @property
+    def cache_scope(self) -> str:
+        return f"org{self.pk}:g{self.token_generation}"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="one_membership_per_org")
+        ]
+        ordering = ["organization__name"]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organization} ({self.role})"
+
+    def has_role(self, role: str) -> bool:
+        return _ROLE_RANK[Role(self.role)] >= _ROLE_RANK[Role(role)]
+
+    @property
+    def can_share(self) -> bool:
+        return self.has_role(Role.REVIEWER)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.has_role(Role.ADMIN)
+
+
+class SyncQuerySet(models.QuerySet["TimelineSync"]):
+    def for_org(self, org: Organization) -> SyncQuerySet:
+        return self.filter(organization=org)
+
+    def running_sessions(self) -> SyncQuerySet:
+        return self.filter(session_ended=False)
+
+
+class TimelineSync(models.Model):
+    """Prefetch progress and the resume cursor of one session's local timeline.
+
+    The database, not a task result backend, is the source of truth for progress: the page
+    polls this row. `claimed_until` is a lease taken with a conditional UPDATE so only one
+    worker fetches a timeline at a time; a dead worker's lease simply expires.
+    """
+
+    class State(models.TextChoices):
+        IDLE = "idle", "Not fetched"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Fetching"
+        DONE = "done", "Up to date"
+        FAILED = "failed", "Failed"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    session_id = models.CharField(max_length=100)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.IDLE)
+    expected_events = models.PositiveIntegerField(null=True, blank=True)
+    events_stored = models.PositiveIntegerField(default=0)
+    pages_fetched = models.PositiveIntegerField(default=0)
+    last_event_id = models.CharField(max_length=100, blank=True)
+    last_seq = models.IntegerField(default=-1)
+    session_ended = models.BooleanField(default=False)
+    complete = models.BooleanField(default=False)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    last_error = models.TextField(blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SyncQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "session_id"], name="one_sync_per_session"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} ({self.state}, {self.events_stored} events)"
+
+    @property
+    def percent(self) -> int:
+        if self.complete:
+            return 100
+        if not self.expected_events:
+            return 0
+        return min(99, int(self.events_stored * 100 / self.expected_events))
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in (self.State.QUEUED, self.State.RUNNING)
+
+    @property
+    def lease_expired(self) -> bool:
+        return self.claimed_until is None or self.claimed_until < timezone.now()
+
+
+class EventQuerySet(models.QuerySet["StoredEvent"]):
+    def for_sync(self, sync: TimelineSync) -> EventQuerySet:
+        return self.filter(sync=sync)
+
+
+class StoredEvent(models.Model):
+    """One upstream timeline event, kept verbatim (`raw`) with the columns the views filter on."""
+
+    sync = models.ForeignKey(TimelineSync, on_delete=models.CASCADE, related_name="events")
+    seq = models.IntegerField()
+    event_id = models.CharField(max_length=100)
+    kind = models.CharField(max_length=60)
+    ts = models.DateTimeField(null=True)
+    attribution = models.CharField(max_length=24)
+    confidence = models.FloatField(null=True)
+    observability = models.CharField(max_length=16, blank=True)
+    path = models.CharField(max_length=500, blank=True)
+    lines_added = models.PositiveIntegerField(default=0)
+    lines_removed = models.PositiveIntegerField(default=0)
+    failed = models.BooleanField(default=False)
+    search_text = models.TextField(blank=True)
+    raw = models.TextField()
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sync", "event_id"], name="event_once_per_session")
+        ]
+        indexes = [
+            models.Index(fields=["sync", "seq"], name="event_order"),
+            models.Index(fields=["sync", "kind", "seq"], name="event_kind_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.event_id}"
+
+
+class ShareLinkQuerySet(models.QuerySet["ShareLink"]):
+    def for_org(self, org: Organization) -> ShareLinkQuerySet:
+        return self.filter(organization=org)
+
+    def active(self) -> ShareLinkQuerySet:
+        return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+
+def hash_share_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ShareLink(models.Model):
+    """A read-only link to one session. Only the SHA-256 of its token is stored."""
+
+    MIN_HOURS = 1
+    MAX_HOURS = 24 * 30
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    session_id = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True)
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    view_count = models.PositiveIntegerField(default=0)
+    last_viewed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ShareLinkQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "session_id"], name="share_by_session")]
+
+    def __str__(self) -> str:
+        return f"share of {self.session_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        org: Organization,
+        session_id: str,
+        user: AbstractBaseUser,
+        hours: int,
+        note: str = "",
+    ) -> tuple[ShareLink, str]:
+        """Create a link and return it with its clear-text token (shown once, never stored)."""
+        token = secrets.token_urlsafe(32)  # 256 bits
+        link = cls.objects.create(
+            organization=org,
+            session_id=session_id,
+            token_hash=hash_share_token(token),
+            note=note,
+            created_by=user,
+            expires_at=timezone.now() + timedelta(hours=hours),
+        )
+        return link, token
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+    def record_view(self) -> None:
+        now = timezone.now()
+        ShareLink.objects.filter(pk=self.pk).update(
+            view_count=F("view_count") + 1, last_viewed_at=now
+        )
+        ShareView.objects.create(link=self, viewed_at=now)
+
+
+class ShareView(models.Model):
+    link = models.ForeignKey(ShareLink, on_delete=models.CASCADE, related_name="views")
+    viewed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"view of link {self.link_id} at {self.viewed_at:%Y-%m-%d %H:%M}"
+
+
+class AuditQuerySet(models.QuerySet["AuditEntry"]):
+    def for_org(self, org: Organization) -> AuditQuerySet:
+        return self.filter(organization=org)
+
+    def deletions(self) -> AuditQuerySet:
+        return self.filter(action__in=[AuditEntry.Action.SESSION_DELETED])
+
+
+class AuditEntry(models.Model):
+    """What happened in an organization, newest first. Never holds candidate content."""
+
+    class Action(models.TextChoices):
+        SESSION_DELETED = "session.deleted", "Session deleted"
+        SHARE_CREATED = "share.created", "Share link created"
+        SHARE_REVOKED = "share.revoked", "Share link revoked"
+        SHARE_VIEWED = "share.viewed", "Share link viewed"
+        TOKEN_CHANGED = "org.token_changed", "API token changed"
+        ORG_CHANGED = "org.changed", "Organization changed"
+        MEMBER_ADDED = "member.added", "Member added"
+        MEMBER_CHANGED = "member.changed", "Member role changed"
+        MEMBER_REMOVED = "member.removed", "Member removed"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=40, choices=Action.choices)
+    session_id = models.CharField(max_length=100, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="audit_newest"),
+            models.Index(fields=["organization", "session_id"], name="audit_by_session"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.actor_name or 'system'}"
+
+    @classmethod
+    def record(
+        cls,
+        org: Organization,
+        action: str,
+        *,
+        actor: AbstractBaseUser | None = None,
+        session_id: str = "",
+        **detail: object,
+    ) -> AuditEntry:
+        return cls.objects.create(
+            organization=org,
+            actor=actor if actor is not None and actor.is_authenticated else None,
+            actor_name=actor.get_username() if actor is not None and actor.is_authenticated else "",
+            action=action,
+            session_id=session_id,
+            detail=detail,
+        )
+
+
+def session_is_deleted(org: Organization, session_id: str) -> bool:
+    """A session deleted through this product stays gone, whatever any cache still holds."""
+    return AuditEntry.objects.filter(
+        Q(organization=org, session_id=session_id, action=AuditEntry.Action.SESSION_DELETED)
+    ).exists()

@@ -1,0 +1,280 @@
+"""Turning candidate-written content into safe, readable HTML.
+
+Markdown (prompts, AI responses) is rendered and then sanitized with nh3, so whatever a
+candidate typed can only ever produce a small allow-list of tags; code blocks are highlighted
+by Pygments with CSS classes. Diffs are split into typed lines for the template, which
+escapes them. Long payloads are cut here, with the full text available on demand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import markdown as md
+import nh3
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+MAX_MARKDOWN_CHARS = 20_000
+MAX_LINE_CHARS = 2_000
+DIFF_PREVIEW_LINES = 400
+TEXT_PREVIEW_LINES = 60
+
+_ALLOWED_TAGS = {
+    "p",
+    "br",
+    "hr",
+    "pre",
+    "code",
+    "span",
+    "div",
+    "blockquote",
+    "em",
+    "strong",
+    "del",
+    "ul",
+    "ol",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "a",
+    "sup",
+    "sub",
+    "kbd",
+}
+_ALLOWED_ATTRIBUTES = {
+    "span": {"class"},
+    "div": {"class"},
+    "code": {"class"},
+    "pre": {"class"},
+    "a": {"href", "title"},
+    "th": {"align"},
+    "td": {"align"},
+}
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> md.Markdown:
+    converter = md.Markdown(
+        extensions=["fenced_code", "codehilite", "tables", "sane_lists"],
+        extension_configs={
+            "codehilite": {"css_class": "hl", "guess_lang": False, "use_pygments": True}
+        },
+        output_format="html",
+    )
+    # Raw HTML in a prompt is something the candidate typed: show it as text, never as markup.
+    converter.preprocessors.deregister("html_block")
+    converter.inlinePatterns.deregister("html")
+    return converter
+
+
+def render_markdown(text: str) -> SafeString:
+    """Markdown to sanitized HTML; raw HTML in the source comes out as visible text."""
+    if len(text) > MAX_MARKDOWN_CHARS:
+        text = text[:MAX_MARKDOWN_CHARS] + "\n\n…"
+    converter = _markdown()
+    try:
+        html = converter.reset().convert(text)
+    except Exception:  # a pathological input must not break the page
+        html = "<pre>" + escape(text) + "</pre>"
+    clean = nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+    return mark_safe(clean)  # noqa: S308 - sanitized by nh3 just above
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    css: str  # "add", "del", "hunk", "meta", "ctx"
+    old: int | None
+    new: int | None
+    text: str
+    cut: bool = False
+
+
+_HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
+
+
+def diff_lines(
+    diff: str, limit: int | None = DIFF_PREVIEW_LINES, *, cut_lines: bool = True
+) -> tuple[list[DiffLine], int]:
+    """Split a unified diff into numbered lines; return (lines shown, total line count)."""
+    lines = diff.splitlines()
+    total = len(lines)
+    shown = lines if limit is None else lines[:limit]
+    out: list[DiffLine] = []
+    old = new = 0
+    for raw in shown:
+        text, cut = raw, False
+        if cut_lines and len(text) > MAX_LINE_CHARS:
+            text, cut = text[:MAX_LINE_CHARS], True
+        if raw.startswith("@@"):
+            match = _HUNK.match(raw)
+            if match:
+                old, new = int(match.group(1)), int(match.group(2))
+            out.append(DiffLine("hunk", None, None, text, cut))
+        elif raw.startswith(("+++", "---", "diff ", "index ")):
+            out.append(DiffLine("meta", None, None, text, cut))
+        elif raw.startswith("+"):
+            out.append(DiffLine("add", None, new, text, cut))
+            new += 1
+        elif raw.startswith("-"):
+            out.append(DiffLine("del", old, None, text, cut))
+            old += 1
+        else:
+            out.append(DiffLine("ctx", old, new, text, cut))
+            old += 1
+            new += 1
+    return out, total
+
+
+@dataclass(frozen=True)
+class Preview:
+    text: str
+    total_lines: int
+    total_chars: int
+    truncated: bool
+
+
+def preview(text: str, max_lines: int | None = TEXT_PREVIEW_LINES) -> Preview:
+    """The first lines of a long text, each line cut at MAX_LINE_CHARS (None: everything)."""
+    lines = text.splitlines()
+    if max_lines is None:
+        return Preview(text=text, total_lines=len(lines), total_chars=len(text), truncated=False)
+    head = lines[:max_lines]
+    cut_any = any(len(line) > MAX_LINE_CHARS for line in head)
+    shown = "\n".join(
+        line[:MAX_LINE_CHARS] + ("…" if len(line) > MAX_LINE_CHARS else "") for line in head
+    )
+    return Preview(
+        text=shown,
+        total_lines=len(lines),
+        total_chars=len(text),
+        truncated=len(lines) > max_lines or cut_any,
+    )
+
+
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
+
+
+def visible_controls(text: str) -> str:
+    """Show bidirectional-override characters instead of letting them reorder the page."""
+    return _BIDI.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
+
+
+# --- timeline events as the templates see them ------------------------------------------------
+
+KIND_TEMPLATES = {
+    kind: f"sessions/events/{kind}.html"
+    for kind in (
+        "prompt",
+        "ai_response",
+        "file_diff",
+        "file_create",
+        "file_delete",
+        "command",
+        "test_run",
+        "build_run",
+        "git_action",
+        "decision_event",
+        "session_start",
+        "session_end",
+        "checkpoint",
+    )
+}
+UNKNOWN_TEMPLATE = "sessions/events/unknown.html"
+KIND_LABELS = {
+    "prompt": "Prompt",
+    "ai_response": "AI response",
+    "file_diff": "File change",
+    "file_create": "File created",
+    "file_delete": "File deleted",
+    "command": "Command",
+    "test_run": "Test run",
+    "build_run": "Build",
+    "git_action": "Git",
+    "decision_event": "Decision",
+    "session_start": "Session start",
+    "session_end": "Session end",
+    "checkpoint": "Checkpoint",
+}
+ATTRIBUTION_LABELS = {
+    "likely_ai": "Likely AI",
+    "ai_revised_by_human": "AI, revised by human",
+    "likely_human": "Likely human",
+    "mixed": "Mixed",
+    "system_generated": "System",
+    "unknown": "Unknown",
+}
+
+
+@dataclass
+class EventView:
+    id: str
+    seq: int
+    kind: str
+    label: str
+    template: str
+    ts: datetime | None
+    offset: timedelta | None
+    data: dict[str, Any]
+    attribution: str
+    attribution_label: str
+    confidence: float | None
+    observability: str
+    failed: bool
+    lines_added: int
+    lines_removed: int
+    raw: dict[str, Any]
+
+
+def present(events: Iterable[Any], start: datetime | None) -> list[EventView]:
+    """StoredEvent rows to EventViews; the template is chosen here from a known set."""
+    out = []
+    for row in events:
+        try:
+            raw = json.loads(row.raw)
+        except ValueError:
+            raw = {}
+        data = raw.get("data") if isinstance(raw, dict) else None
+        out.append(
+            EventView(
+                id=row.event_id,
+                seq=row.seq,
+                kind=row.kind,
+                label=KIND_LABELS.get(row.kind, row.kind.replace("_", " ").capitalize()),
+                template=KIND_TEMPLATES.get(row.kind, UNKNOWN_TEMPLATE),
+                ts=row.ts,
+                offset=(row.ts - start) if (row.ts and start) else None,
+                data=data if isinstance(data, dict) else {},
+                attribution=row.attribution,
+                attribution_label=ATTRIBUTION_LABELS.get(row.attribution, row.attribution),
+                confidence=row.confidence,
+                observability=row.observability,
+                failed=row.failed,
+                lines_added=row.lines_added,
+                lines_removed=row.lines_removed,
+                raw=raw if isinstance(raw, dict) else {},
+            )
+        )
+    return out

@@ -1,0 +1,61 @@
+"""Celery tasks: thin, named, taking ids; the work is in `reviewer.timeline`."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from reviewer import promptster, timeline
+from reviewer.models import Organization, TimelineSync
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(
+    name="reviewer.tasks.prefetch_session",
+    autoretry_for=(promptster.Unavailable, promptster.RateLimited, promptster.BadResponse),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=8,
+    acks_late=True,
+    ignore_result=True,
+)
+def prefetch_session(organization_id: int, session_id: str) -> str:
+    """Bring one session's local timeline up to date (safe to run twice, or concurrently)."""
+    org = Organization.objects.filter(pk=organization_id).first()
+    if org is None:
+        return "organization gone"
+    result = timeline.prefetch(org, session_id)
+    log.info("prefetch %s: %s (%s events)", session_id, result.status, result.events_stored)
+    return result.status
+
+
+@shared_task(name="reviewer.tasks.resync_running_sessions", ignore_result=True)
+def resync_running_sessions() -> int:
+    """Periodically catch up sessions that were still running when last fetched."""
+    quiet_for = timezone.now() - timedelta(seconds=60)
+    syncs = TimelineSync.objects.filter(
+        session_ended=False, complete=False, updated_at__lt=quiet_for
+    ).exclude(state__in=[TimelineSync.State.RUNNING, TimelineSync.State.QUEUED])
+    count = 0
+    for sync in syncs.iterator():
+        timeline.mark_queued(sync)
+        prefetch_session.delay(sync.organization_id, sync.session_id)
+        count += 1
+    return count
+
+
+def enqueue_prefetch(org: Organization, session_id: str) -> bool:
+    """Queue a prefetch of one session; False if the broker cannot be reached."""
+    sync = timeline.get_sync(org, session_id)
+    try:
+        prefetch_session.delay(org.pk, session_id)
+    except Exception:  # broker unreachable: the page says so and shows what is stored
+        log.warning("could not queue a prefetch of %s", session_id, exc_info=True)
+        return False
+    timeline.mark_queued(sync)
+    return True

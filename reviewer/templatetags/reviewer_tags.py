@@ -1,0 +1,154 @@
+"""Presentation-only filters: durations, offsets, markdown, diffs, previews."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from django import template
+from django.utils.safestring import SafeString
+
+from reviewer import rendering
+
+register = template.Library()
+
+
+@register.filter
+def duration(value: timedelta | None) -> str:
+    """1h 04m, 12m 30s, 45s."""
+    if value is None:
+        return ""
+    seconds = int(value.total_seconds())
+    if seconds < 0:
+        return "0s"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+@register.filter
+def offset(value: timedelta | None) -> str:
+    """Time since session start as +H:MM:SS."""
+    if value is None:
+        return ""
+    seconds = max(0, int(value.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"+{hours}:{minutes:02d}:{secs:02d}"
+
+
+@register.filter
+def ms(value: Any) -> str:
+    """Milliseconds as a short human duration."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    if value < 1000:
+        return f"{int(value)} ms"
+    return duration(timedelta(milliseconds=value)) if value >= 60_000 else f"{value / 1000:.1f} s"
+
+
+@register.filter
+def markdown(value: Any) -> SafeString:
+    return rendering.render_markdown(value if isinstance(value, str) else "")
+
+
+@register.filter
+def diff_preview(value: Any) -> tuple[list[rendering.DiffLine], int]:
+    return rendering.diff_lines(value if isinstance(value, str) else "")
+
+
+@register.filter
+def diff_full(value: Any) -> tuple[list[rendering.DiffLine], int]:
+    return rendering.diff_lines(
+        value if isinstance(value, str) else "", limit=None, cut_lines=False
+    )
+
+
+@register.filter
+def text_preview(value: Any) -> rendering.Preview:
+    return rendering.preview(value if isinstance(value, str) else "")
+
+
+@register.filter
+def text_full(value: Any) -> rendering.Preview:
+    return rendering.preview(value if isinstance(value, str) else "", max_lines=None)
+
+
+@register.filter
+def controls(value: Any) -> str:
+    """Make bidi-override characters visible (a candidate cannot reorder what reviewers read)."""
+    return rendering.visible_controls(value) if isinstance(value, str) else ""
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    return rendering.preview(text, max_lines=200).text
+
+
+@register.filter
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@register.filter
+def pct(value: Any, digits: int = 0) -> str:
+    if not is_number(value):
+        return "—"
+    return f"{value:.{digits}f}%"
+
+
+@register.filter
+def get(mapping: Any, key: Any) -> Any:
+    return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.filter
+def text_of(data: Any) -> str:
+    """A prompt's text is `text` in most places and `prompt` in one API example."""
+    if not isinstance(data, dict):
+        return ""
+    for key in ("text", "prompt"):
+        if isinstance(data.get(key), str):
+            return data[key]
+    return ""
+
+
+@register.filter
+def response_of(data: Any) -> str:
+    if not isinstance(data, dict):
+        return ""
+    for key in ("lastAssistantMessage", "text", "message", "content"):
+        if isinstance(data.get(key), str):
+            return data[key]
+    return ""
+
+
+@register.filter
+def lines_of(value: rendering.Preview) -> list[str]:
+    return value.text.splitlines()
+
+
+@register.filter
+def has_cut(lines: list[rendering.DiffLine]) -> bool:
+    return any(line.cut for line in lines)
+
+
+@register.filter
+def is_list(value: Any) -> bool:
+    return isinstance(value, list)
+
+
+@register.filter
+def streams(event: rendering.EventView) -> list[tuple[str, str]]:
+    """A command's non-empty stdout and stderr, as (text, label) pairs."""
+    return [
+        (event.data[name], name)
+        for name in ("stdout", "stderr")
+        if isinstance(event.data.get(name), str) and event.data[name]
+    ]

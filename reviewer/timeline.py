@@ -1,0 +1,556 @@
+"""The local timeline store: prefetching upstream timelines and querying them.
+
+`prefetch()` is the one function that both the Celery task and the `prefetch` management
+command call. It is idempotent and resumable: events are written page by page together with
+the resume cursor in one transaction, so a crash loses at most the page in flight and a rerun
+continues from the last stored event without writing anything twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from reviewer import cache, promptster
+from reviewer.models import Organization, StoredEvent, TimelineSync
+
+log = logging.getLogger(__name__)
+
+ATTRIBUTIONS = (
+    "likely_ai",
+    "ai_revised_by_human",
+    "likely_human",
+    "mixed",
+    "system_generated",
+    "unknown",
+)
+OBSERVABILITIES = ("high", "medium", "partial", "low", "unknown")
+SEARCH_TEXT_LIMIT = 64 * 1024
+_SEARCH_FIELDS = (
+    "text",
+    "prompt",
+    "lastAssistantMessage",
+    "message",
+    "content",
+    "command",
+    "path",
+    "diff",
+    "stdout",
+    "stderr",
+    "title",
+    "chosenOption",
+    "rationale",
+    "context",
+    "tradeoffs",
+    "suite",
+    "label",
+    "summary",
+    "toolName",
+    "tool",
+    "inputPreview",
+    "argsPreview",
+    "ref",
+)
+
+
+# --- normalising one upstream event into store columns ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Provenance:
+    attribution: str
+    confidence: float | None
+    observability: str
+
+
+def read_provenance(event: dict[str, Any]) -> Provenance:
+    """Provenance is documented as an object, sometimes shown as a bare string (REFERENCE §7.2)."""
+    raw = event.get("provenance")
+    if isinstance(raw, dict):
+        attribution = raw.get("attribution")
+        confidence = promptster._as_float(raw.get("confidence"))
+        observability = raw.get("observability")
+        return Provenance(
+            attribution=attribution if attribution in ATTRIBUTIONS else "unknown",
+            confidence=None if confidence is None else max(0.0, min(1.0, confidence)),
+            observability=observability if observability in OBSERVABILITIES else "unknown",
+        )
+    if raw is None and event.get("kind") in ("session_start", "session_end", "checkpoint"):
+        return Provenance("system_generated", None, "unknown")
+    return Provenance("unknown", None, "unknown")
+
+
+def event_data(event: dict[str, Any]) -> dict[str, Any]:
+    data = event.get("data")
+    return data if isinstance(data, dict) else {}
+
+
+def _count_diff_lines(diff: str) -> tuple[int, int]:
+    added = removed = 0
+    for line in diff.splitlines():
+        if line.startswith("+") and not line.startswith("+++"):
+            added += 1
+        elif line.startswith("-") and not line.startswith("---"):
+            removed += 1
+    return added, removed
+
+
+def _is_failure(kind: str, data: dict[str, Any]) -> bool:
+    if kind == "command":
+        code = data.get("exitCode")
+        return isinstance(code, int) and not isinstance(code, bool) and code != 0
+    if kind == "test_run":
+        failed = data.get("failed")
+        return isinstance(failed, int) and not isinstance(failed, bool) and failed > 0
+    return False
+
+
+def line_counts(kind: str, data: dict[str, Any]) -> tuple[int, int]:
+    """Changed lines of a file_diff or file_create, from the counts or else the diff itself."""
+    if kind not in ("file_diff", "file_create"):
+        return 0, 0
+    added = promptster._as_int(data.get("linesAdded"), -1)
+    removed = promptster._as_int(data.get("linesRemoved"), -1)
+    if (added < 0 or removed < 0) and isinstance(data.get("diff"), str):
+        counted_added, counted_removed = _count_diff_lines(data["diff"])
+        added = counted_added if added < 0 else added
+        removed = counted_removed if removed < 0 else removed
+    if added < 0 and kind == "file_create" and isinstance(data.get("content"), str):
+        added = len(data["content"].splitlines())
+    return max(0, added), max(0, removed)
+
+
+def _search_text(data: dict[str, Any]) -> str:
+    parts: list[str] = []
+    size = 0
+    for name in _SEARCH_FIELDS:
+        value = data.get(name)
+        if isinstance(value, str) and value:
+            parts.append(value)
+            size += len(value)
+            if size >= SEARCH_TEXT_LIMIT:
+                break
+    return "\n".join(parts)[:SEARCH_TEXT_LIMIT].lower()
+
+
+def to_row(sync: TimelineSync, seq: int, event: dict[str, Any]) -> StoredEvent:
+    kind = event.get("kind") if isinstance(event.get("kind"), str) else "unknown"
+    data = event_data(event)
+    prov = read_provenance(event)
+    added, removed = line_counts(kind, data)
+    path = data.get("path")
+    return StoredEvent(
+        sync=sync,
+        seq=seq,
+        event_id=event["id"][:100],
+        kind=kind[:60],
+        ts=promptster.parse_ts(event.get("ts")),
+        attribution=prov.attribution,
+        confidence=prov.confidence,
+        observability=prov.observability,
+        path=path[:500] if isinstance(path, str) else "",
+        lines_added=added,
+        lines_removed=removed,
+        failed=_is_failure(kind, data),
+        search_text=_search_text(data),
+        raw=json.dumps(event, separators=(",", ":"), ensure_ascii=False),
+    )
+
+
+# --- prefetch ---------------------------------------------------------------------------------
+
+
+@dataclass
+class PrefetchResult:
+    status: str  # "done", "busy", "up-to-date", "gone"
+    events_stored: int = 0
+    pages: int = 0
+
+
+def get_sync(org: Organization, session_id: str) -> TimelineSync:
+    sync, _ = TimelineSync.objects.get_or_create(organization=org, session_id=session_id)
+    return sync
+
+
+def find_sync(org: Organization, session_id: str) -> TimelineSync | None:
+    return TimelineSync.objects.filter(organization=org, session_id=session_id).first()
+
+
+def _claim(sync: TimelineSync) -> str | None:
+    """Take the session's lease with a conditional UPDATE; None if another worker holds it."""
+    token = secrets.token_hex(8)
+    now = timezone.now()
+    won = (
+        TimelineSync.objects.filter(pk=sync.pk)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(
+            claimed_until=now + timedelta(seconds=settings.PREFETCH_LEASE_SECONDS),
+            claim_token=token,
+            state=TimelineSync.State.RUNNING,
+            started_at=now,
+            last_error="",
+        )
+    )
+    return token if won else None
+
+
+def _release(sync: TimelineSync, token: str, **fields: Any) -> None:
+    TimelineSync.objects.filter(pk=sync.pk, claim_token=token).update(
+        claimed_until=None, claim_token="", **fields
+    )
+
+
+class LeaseLost(Exception):
+    """Another worker took over this session (our lease expired): stop quietly."""
+
+
+def _store_page(sync: TimelineSync, token: str, events: list[dict[str, Any]]) -> int:
+    """Write one page and advance the cursor in one transaction; return events written.
+
+    Events already stored (a redelivered page, or an upstream page that repeats an id) are
+    skipped, so positions stay gapless and nothing is written twice.
+    """
+    seen: set[str] = set()
+    unique = []
+    for event in events:
+        if event["id"] not in seen:
+            seen.add(event["id"])
+            unique.append(event)
+    with transaction.atomic():
+        current = TimelineSync.objects.select_for_update().get(pk=sync.pk)
+        if current.claim_token != token:
+            raise LeaseLost()
+        existing = set(
+            StoredEvent.objects.filter(sync=sync, event_id__in=list(seen)).values_list(
+                "event_id", flat=True
+            )
+        )
+        fresh = [e for e in unique if e["id"] not in existing]
+        rows = [to_row(sync, current.last_seq + 1 + i, e) for i, e in enumerate(fresh)]
+        StoredEvent.objects.bulk_create(rows, batch_size=500)
+        last_id = events[-1]["id"] if events else current.last_event_id
+        TimelineSync.objects.filter(pk=sync.pk).update(
+            last_seq=current.last_seq + len(rows),
+            last_event_id=last_id,
+            events_stored=current.events_stored + len(rows),
+            pages_fetched=current.pages_fetched + 1,
+            claimed_until=timezone.now() + timedelta(seconds=settings.PREFETCH_LEASE_SECONDS),
+        )
+    return len(rows)
+
+
+def _repair(sync: TimelineSync, token: str, client: promptster.Client, page_size: int) -> int:
+    """Walk the whole timeline again, inserting missed events and renumbering positions.
+
+    Used once when an ended session's store holds fewer events than upstream reports (an
+    upstream page skipped an event): upstream order is authoritative.
+    """
+    position = 0
+    inserted = 0
+    for page in client.iter_timeline(sync.session_id, limit=page_size):
+        seen: set[str] = set()
+        events = [e for e in page.events if not (e["id"] in seen or seen.add(e["id"]))]
+        with transaction.atomic():
+            current = TimelineSync.objects.select_for_update().get(pk=sync.pk)
+            if current.claim_token != token:
+                raise LeaseLost()
+            existing = dict(
+                StoredEvent.objects.filter(sync=sync, event_id__in=list(seen)).values_list(
+                    "event_id", "seq"
+                )
+            )
+            new_rows = []
+            moved = []
+            for event in events:
+                if event["id"] not in existing:
+                    new_rows.append(to_row(sync, position, event))
+                elif existing[event["id"]] != position:
+                    moved.append((event["id"], position))
+                position += 1
+            for event_id, seq in moved:
+                StoredEvent.objects.filter(sync=sync, event_id=event_id).update(seq=seq)
+            StoredEvent.objects.bulk_create(new_rows, batch_size=500)
+            inserted += len(new_rows)
+            TimelineSync.objects.filter(pk=sync.pk).update(
+                events_stored=StoredEvent.objects.filter(sync=sync).count(),
+                last_seq=max(current.last_seq, position - 1),
+                last_event_id=page.last_id or current.last_event_id,
+                claimed_until=timezone.now() + timedelta(seconds=settings.PREFETCH_LEASE_SECONDS),
+            )
+    return inserted
+
+
+def prefetch(
+    org: Organization,
+    session_id: str,
+    *,
+    client: promptster.Client | None = None,
+    progress: Callable[[TimelineSync], None] | None = None,
+    page_size: int | None = None,
+) -> PrefetchResult:
+    """Bring the local store of one session up to date with upstream.
+
+    1. Claim the session's lease; if another worker holds it, return "busy".
+    2. Read the session (for its eventCount and whether it has ended).
+    3. An ended session whose store is complete is never fetched again.
+    4. Otherwise page through the timeline from the last stored event, writing each page.
+    5. If an ended session came up short, walk it once more to fill the gaps.
+    Transient upstream errors propagate (after the client's own retries) so the caller can
+    retry later; the stored events and cursor are kept either way.
+    """
+    client = client or promptster.client_for(org, retries=settings.PROMPTSTER_TASK_RETRIES)
+    page_size = page_size or settings.PREFETCH_PAGE_SIZE
+    sync = get_sync(org, session_id)
+    token = _claim(sync)
+    if token is None:
+        return PrefetchResult("busy", sync.events_stored)
+    pages = 0
+    try:
+        try:
+            session = client.get_session(session_id)
+        except promptster.NotFound:
+            # Nothing more will ever arrive: session_ended keeps periodic resyncs away.
+            _release(
+                sync,
+                token,
+                state=TimelineSync.State.FAILED,
+                session_ended=True,
+                last_error="Promptster has no such session (deleted, or not this organization's).",
+                finished_at=timezone.now(),
+            )
+            return PrefetchResult("gone")
+        cache.put_session(org, session)
+        sync.refresh_from_db()
+        TimelineSync.objects.filter(pk=sync.pk).update(
+            expected_events=session.event_count, session_ended=not session.is_running
+        )
+        if sync.complete and not session.is_running and sync.events_stored >= session.event_count:
+            _release(sync, token, state=TimelineSync.State.DONE, finished_at=timezone.now())
+            return PrefetchResult("up-to-date", sync.events_stored)
+
+        after = sync.last_event_id or None
+        for page in client.iter_timeline(session_id, after=after, limit=page_size):
+            if page.events:
+                _store_page(sync, token, page.events)
+            pages += 1
+            if progress is not None:
+                sync.refresh_from_db()
+                progress(sync)
+
+        sync.refresh_from_db()
+        note = ""
+        if not session.is_running and sync.events_stored < session.event_count:
+            log.warning("session %s came up short; walking it again", session_id)
+            _repair(sync, token, client, page_size)
+            sync.refresh_from_db()
+            if sync.events_stored != session.event_count:
+                note = (
+                    f"Promptster reports {session.event_count} events; "
+                    f"its timeline returned {sync.events_stored}."
+                )
+        _release(
+            sync,
+            token,
+            state=TimelineSync.State.DONE,
+            complete=not session.is_running,
+            note=note,
+            finished_at=timezone.now(),
+        )
+        sync.refresh_from_db()
+        return PrefetchResult("done", sync.events_stored, pages)
+    except LeaseLost:
+        return PrefetchResult("busy", sync.events_stored, pages)
+    except promptster.PromptsterError as exc:
+        _release(
+            sync,
+            token,
+            state=TimelineSync.State.FAILED,
+            last_error=exc.user_message,
+            finished_at=timezone.now(),
+        )
+        raise
+    except BaseException:
+        _release(
+            sync,
+            token,
+            state=TimelineSync.State.FAILED,
+            last_error="The fetch stopped unexpectedly; it will resume where it stopped.",
+            finished_at=timezone.now(),
+        )
+        raise
+
+
+def store_version(sync: TimelineSync) -> str:
+    """Changes whenever the stored timeline does: the cache key of anything derived from it."""
+    return f"{sync.pk}:{sync.events_stored}:{sync.last_seq}:{int(sync.complete)}"
+
+
+def needs_sync(sync: TimelineSync, *, running_every: timedelta = timedelta(seconds=30)) -> bool:
+    """Should opening the session (re)start a prefetch?"""
+    if sync.is_active and not sync.lease_expired:
+        return (
+            sync.state == TimelineSync.State.QUEUED
+            and sync.queued_at is not None
+            and (timezone.now() - sync.queued_at > timedelta(minutes=5))
+        )
+    if sync.complete:
+        return False
+    if sync.session_ended is False and sync.finished_at is not None:
+        return timezone.now() - sync.finished_at > running_every
+    return True
+
+
+def mark_queued(sync: TimelineSync) -> None:
+    TimelineSync.objects.filter(pk=sync.pk).exclude(state=TimelineSync.State.RUNNING).update(
+        state=TimelineSync.State.QUEUED, queued_at=timezone.now()
+    )
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineFilter:
+    kinds: tuple[str, ...] = ()
+    attribution: str = ""
+    q: str = ""
+    failures_only: bool = False
+
+    @property
+    def active(self) -> bool:
+        return bool(self.kinds or self.attribution or self.q or self.failures_only)
+
+    def apply(self, qs: QuerySet[StoredEvent]) -> QuerySet[StoredEvent]:
+        if self.kinds:
+            qs = qs.filter(kind__in=self.kinds)
+        if self.attribution:
+            qs = qs.filter(attribution=self.attribution)
+        if self.failures_only:
+            qs = qs.filter(failed=True)
+        if self.q:
+            qs = qs.filter(search_text__contains=self.q.lower())
+        return qs
+
+
+@dataclass
+class Chunk:
+    events: list[StoredEvent]
+    has_more: bool
+    has_earlier: bool
+
+    @property
+    def last_id(self) -> str:
+        return self.events[-1].event_id if self.events else ""
+
+    @property
+    def first_id(self) -> str:
+        return self.events[0].event_id if self.events else ""
+
+
+def seq_of(sync: TimelineSync, event_id: str) -> int | None:
+    return (
+        StoredEvent.objects.filter(sync=sync, event_id=event_id)
+        .values_list("seq", flat=True)
+        .first()
+    )
+
+
+def chunk(
+    sync: TimelineSync,
+    flt: TimelineFilter,
+    *,
+    after_seq: int | None = None,
+    before_seq: int | None = None,
+    from_seq: int | None = None,
+    size: int | None = None,
+) -> Chunk:
+    """One chunk of matching events: after a position, before one, or starting at one."""
+    size = size or settings.TIMELINE_CHUNK_SIZE
+    qs = flt.apply(StoredEvent.objects.for_sync(sync))
+    if before_seq is not None:
+        rows = list(qs.filter(seq__lt=before_seq).order_by("-seq")[: size + 1])
+        has_earlier = len(rows) > size
+        return Chunk(list(reversed(rows[:size])), has_more=True, has_earlier=has_earlier)
+    if from_seq is not None:
+        qs_from = qs.filter(seq__gte=from_seq)
+        has_earlier = qs.filter(seq__lt=from_seq).exists()
+    elif after_seq is not None:
+        qs_from = qs.filter(seq__gt=after_seq)
+        has_earlier = True
+    else:
+        qs_from = qs
+        has_earlier = False
+    rows = list(qs_from.order_by("seq")[: size + 1])
+    return Chunk(rows[:size], has_more=len(rows) > size, has_earlier=has_earlier)
+
+
+def kind_counts(sync: TimelineSync) -> dict[str, int]:
+    rows = StoredEvent.objects.for_sync(sync).values("kind").annotate(n=Count("id")).order_by("-n")
+    return {r["kind"]: r["n"] for r in rows}
+
+
+def count_matching(sync: TimelineSync, flt: TimelineFilter) -> int:
+    return flt.apply(StoredEvent.objects.for_sync(sync)).count()
+
+
+def first_ts(sync: TimelineSync) -> Any:
+    return (
+        StoredEvent.objects.for_sync(sync)
+        .filter(ts__isnull=False)
+        .order_by("seq")
+        .values_list("ts", flat=True)
+        .first()
+    )
+
+
+def neighbour_failure(sync: TimelineSync, seq: int, direction: str) -> StoredEvent | None:
+    qs = StoredEvent.objects.for_sync(sync).filter(failed=True)
+    if direction == "prev":
+        return qs.filter(seq__lt=seq).order_by("-seq").first()
+    return qs.filter(seq__gt=seq).order_by("seq").first()
+
+
+def followups(sync: TimelineSync, prompt_seq: int, limit: int = 200) -> list[StoredEvent]:
+    """Changes, commands and tests between a prompt and the next prompt."""
+    next_prompt = (
+        StoredEvent.objects.for_sync(sync)
+        .filter(kind="prompt", seq__gt=prompt_seq)
+        .order_by("seq")
+        .values_list("seq", flat=True)
+        .first()
+    )
+    qs = StoredEvent.objects.for_sync(sync).filter(
+        seq__gt=prompt_seq,
+        kind__in=("file_diff", "file_create", "file_delete", "command", "test_run", "git_action"),
+    )
+    if next_prompt is not None:
+        qs = qs.filter(seq__lt=next_prompt)
+    return list(qs.order_by("seq")[:limit])
+
+
+def iter_raw(sync: TimelineSync) -> Iterator[str]:
+    """The stored events' JSON, in order, without loading the session into memory."""
+    qs = StoredEvent.objects.for_sync(sync).order_by("seq").values_list("raw", flat=True)
+    yield from qs.iterator(chunk_size=2000)
+
+
+def purge(org: Organization, session_id: str) -> int:
+    """Delete the local store of a session; return how many events were removed."""
+    sync = find_sync(org, session_id)
+    if sync is None:
+        return 0
+    count = sync.events_stored
+    with transaction.atomic():
+        StoredEvent.objects.filter(sync=sync).delete()
+        sync.delete()
+    return count

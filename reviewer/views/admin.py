@@ -1,0 +1,268 @@
+"""Admin actions: the confirmed delete, organization settings, members and the audit log."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
+
+from reviewer import access, cache, promptster, timeline
+from reviewer.forms import DeleteForm, MemberForm, OrganizationForm, RoleForm, TokenForm
+from reviewer.models import (
+    AuditEntry,
+    Membership,
+    Organization,
+    Role,
+    ShareLink,
+    session_is_deleted,
+)
+from reviewer.views.common import HtmxHttpRequest, member_view
+
+log = logging.getLogger(__name__)
+
+
+def _delete_upstream(org: Organization, session_id: str) -> str:
+    """Delete upstream; return "deleted" or "already_gone", or raise if not confirmed.
+
+    A DELETE whose outcome is unknown (timeout, 5xx) is never blindly retried: the session is
+    read again, and only a 404 counts as deleted.
+    """
+    client = promptster.client_for(org, retries=0)
+    try:
+        client.delete_session(session_id)
+        return "deleted"
+    except promptster.NotFound:
+        return "already_gone"
+    except promptster.Unavailable:
+        try:
+            client.get_session(session_id)
+        except promptster.NotFound:
+            return "deleted"
+        raise
+
+
+@require_http_methods(["GET", "POST"])
+@member_view
+def session_delete(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
+    """GET: the confirmation. POST: delete upstream, then everything local about the session."""
+    membership = access.get_membership(request)
+    access.require_role(membership, Role.ADMIN)
+    org = membership.organization
+    access.check_session_id(session_id)
+    if request.method == "POST" and session_is_deleted(org, session_id):
+        messages.info(request, "That session was already deleted.")
+        return redirect("session-list")
+    session = access.get_session_for_member(membership, session_id).value
+    sync = timeline.find_sync(org, session_id)
+    form = DeleteForm(request.POST or None, session_id=session.id)
+    context: dict[str, Any] = {"session": session, "form": form, "sync": sync}
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            # One delete per organization at a time: a double submit finds the tombstone.
+            Organization.objects.select_for_update().get(pk=org.pk)
+            if session_is_deleted(org, session_id):
+                messages.info(request, "That session was already deleted.")
+                return redirect("session-list")
+            try:
+                outcome = _delete_upstream(org, session.id)
+            except promptster.PromptsterError as exc:
+                log.warning("delete of %s not confirmed upstream: %s", session.id, exc)
+                context["error"] = (
+                    f"{exc.user_message} Nothing was deleted here; the session is unchanged."
+                )
+                return _confirmation(request, context, status=502)
+            removed = timeline.purge(org, session.id)
+            ShareLink.objects.for_org(org).filter(session_id=session.id).delete()
+            AuditEntry.record(
+                org,
+                AuditEntry.Action.SESSION_DELETED,
+                actor=request.user,
+                session_id=session.id,
+                assessment_id=session.assessment_id,
+                event_count=session.event_count,
+                events_stored=removed,
+                upstream=outcome,
+            )
+        cache.invalidate_session(org, session.id)
+        if outcome == "already_gone":
+            messages.info(request, "Promptster no longer had this session; removed it here too.")
+        else:
+            messages.success(request, f"Session {session.short_id} was deleted permanently.")
+        if request.htmx:
+            return HttpResponseClientRedirect(reverse("session-list"))
+        return redirect("session-list")
+    return _confirmation(request, context, status=400 if form.is_bound else 200)
+
+
+def _confirmation(
+    request: HtmxHttpRequest, context: dict[str, Any], *, status: int
+) -> HttpResponse:
+    template = "sessions/delete.html#modal" if request.htmx else "sessions/delete.html"
+    return render(request, template, context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@member_view
+def org_settings(request: HtmxHttpRequest) -> HttpResponse:
+    """The organization's name, API origin, token and members (admins only)."""
+    membership = access.get_membership(request)
+    access.require_role(membership, Role.ADMIN)
+    org = membership.organization
+    action = request.POST.get("action", "")
+    org_form = OrganizationForm(
+        request.POST if action == "org" else None,
+        initial={"name": org.name, "api_url": org.api_url},
+    )
+    token_form = TokenForm(request.POST if action == "token" else None)
+    member_form = MemberForm(request.POST if action == "add-member" else None)
+    status = 200
+    if request.method == "POST":
+        done = _apply_settings(request, membership, action, org_form, token_form, member_form)
+        if done:
+            return redirect("org-settings")
+        status = 400
+    members = (
+        Membership.objects.filter(organization=org)
+        .select_related("user")
+        .order_by("user__username")
+    )
+    return render(
+        request,
+        "org/settings.html",
+        {
+            "org": org,
+            "org_form": org_form,
+            "token_form": token_form,
+            "member_form": member_form,
+            "members": members,
+            "roles": Role.choices,
+        },
+        status=status,
+    )
+
+
+def _apply_settings(
+    request: HtmxHttpRequest,
+    membership: Membership,
+    action: str,
+    org_form: OrganizationForm,
+    token_form: TokenForm,
+    member_form: MemberForm,
+) -> bool:
+    org = membership.organization
+    actor = request.user
+    if action == "org" and org_form.is_valid():
+        org.name = org_form.cleaned_data["name"]
+        changed_url = org.api_url != org_form.cleaned_data["api_url"]
+        org.api_url = org_form.cleaned_data["api_url"]
+        if changed_url:
+            org.token_generation += 1  # cached answers came from the old origin
+        org.save()
+        AuditEntry.record(
+            org, AuditEntry.Action.ORG_CHANGED, actor=actor, api_url_changed=changed_url
+        )
+        messages.success(request, "Organization saved.")
+        return True
+    if action == "token" and token_form.is_valid():
+        org.replace_token(token_form.cleaned_data["token"])
+        AuditEntry.record(org, AuditEntry.Action.TOKEN_CHANGED, actor=actor)
+        messages.success(
+            request, "API token replaced. Cached data from the old token is no longer used."
+        )
+        return True
+    if action == "add-member" and member_form.is_valid():
+        user_model = get_user_model()
+        username = member_form.cleaned_data["username"]
+        user = user_model.objects.filter(username=username).first()
+        if user is None:
+            password = member_form.cleaned_data["password"]
+            if not password:
+                member_form.add_error("password", "A new user needs a password.")
+                return False
+            user = user_model.objects.create_user(username=username, password=password)
+        _, created = Membership.objects.update_or_create(
+            user=user, organization=org, defaults={"role": member_form.cleaned_data["role"]}
+        )
+        AuditEntry.record(
+            org,
+            AuditEntry.Action.MEMBER_ADDED if created else AuditEntry.Action.MEMBER_CHANGED,
+            actor=actor,
+            member=username,
+            role=member_form.cleaned_data["role"],
+        )
+        messages.success(request, f"{username} is now a {member_form.cleaned_data['role']}.")
+        return True
+    if action in ("role", "remove"):
+        target = get_object_or_404(
+            Membership, pk=request.POST.get("membership", 0) or 0, organization=org
+        )
+        if target.pk == membership.pk:
+            messages.error(request, "You cannot change or remove your own membership.")
+            return True
+        if action == "remove":
+            target.delete()
+            AuditEntry.record(
+                org,
+                AuditEntry.Action.MEMBER_REMOVED,
+                actor=actor,
+                member=target.user.get_username(),
+            )
+            messages.success(request, f"{target.user.get_username()} was removed.")
+            return True
+        role_form = RoleForm(request.POST)
+        if role_form.is_valid():
+            target.role = role_form.cleaned_data["role"]
+            target.save(update_fields=["role"])
+            AuditEntry.record(
+                org,
+                AuditEntry.Action.MEMBER_CHANGED,
+                actor=actor,
+                member=target.user.get_username(),
+                role=target.role,
+            )
+            messages.success(request, f"{target.user.get_username()} is now a {target.role}.")
+            return True
+        messages.error(request, "Choose a valid role.")
+        return True
+    return False
+
+
+@require_GET
+@member_view
+def audit_log(request: HtmxHttpRequest) -> HttpResponse:
+    """The organization's audit log, newest first, filterable by action and session."""
+    membership = access.get_membership(request)
+    access.require_role(membership, Role.ADMIN)
+    entries = AuditEntry.objects.for_org(membership.organization).select_related("actor")
+    action = request.GET.get("action", "")
+    if action in AuditEntry.Action.values:
+        entries = entries.filter(action=action)
+    else:
+        action = ""
+    session_id = request.GET.get("session", "").strip()
+    if session_id and access.SESSION_ID_RE.match(session_id):
+        entries = entries.filter(session_id__startswith=session_id)
+    else:
+        session_id = ""
+    paginator = Paginator(entries, 50)
+    page = paginator.get_page(request.GET.get("page"))
+    template = "org/audit.html#entries" if request.htmx else "org/audit.html"
+    return render(
+        request,
+        template,
+        {
+            "page": page,
+            "actions": AuditEntry.Action.choices,
+            "action": action,
+            "session": session_id,
+        },
+    )

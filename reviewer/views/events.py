@@ -1,0 +1,249 @@
+"""The timeline: chunks of stored events, one event in full, what followed a prompt, exports.
+
+The same rendering serves members (`/sessions/<id>/…`) and share links (`/shared/<token>/…`);
+each view resolves *where* it is (organization, store, URL base) and then calls a shared
+`_render_*` helper, so a shared page can only ever reach its own session.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from reviewer import access, rendering, timeline
+from reviewer.forms import TimelineParams, parse_timeline_params
+from reviewer.models import Membership, Organization, StoredEvent, TimelineSync
+from reviewer.promptster import Session
+from reviewer.views.common import HtmxHttpRequest, member_view
+
+CONTEXT_BEFORE_TARGET = 2
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a timeline is being looked at from: a member's page or a share link."""
+
+    org: Organization
+    sync: TimelineSync
+    session_id: str
+    base: str  # URL prefix for this session's timeline routes, ending with "/"
+    shared: bool = False
+
+
+def _member_place(request: HtmxHttpRequest, session_id: str) -> tuple[Membership, Place]:
+    membership = access.get_membership(request)
+    session = access.get_session_for_member(membership, session_id).value
+    sync = timeline.find_sync(membership.organization, session.id)
+    if sync is None:
+        sync = timeline.get_sync(membership.organization, session.id)
+    base = reverse("session-detail", args=[session.id])
+    return membership, Place(membership.organization, sync, session.id, base)
+
+
+def _window(place: Place, params: TimelineParams) -> tuple[timeline.Chunk, list[str]]:
+    """The chunk the parameters ask for; an unknown cursor starts from the top, with a note."""
+    notices = list(params.notices)
+    flt = params.filter
+    if params.before:
+        seq = timeline.seq_of(place.sync, params.before)
+        if seq is not None:
+            return timeline.chunk(place.sync, flt, before_seq=seq), notices
+        notices.append("That position is not in the stored timeline; showing the start.")
+    if params.after:
+        seq = timeline.seq_of(place.sync, params.after)
+        if seq is not None:
+            return timeline.chunk(place.sync, flt, after_seq=seq), notices
+        notices.append("That position is not in the stored timeline; showing the start.")
+    if params.at:
+        seq = timeline.seq_of(place.sync, params.at)
+        if seq is not None:
+            return timeline.chunk(
+                place.sync, flt, from_seq=max(0, seq - CONTEXT_BEFORE_TARGET)
+            ), notices
+        notices.append("That event is not stored (yet); showing the start.")
+    return timeline.chunk(place.sync, flt), notices
+
+
+def chunk_context(place: Place, params: TimelineParams, start: Any) -> dict[str, Any]:
+    window, notices = _window(place, params)
+    fragment = place.base + "timeline/"
+    return {
+        "place": place,
+        "events": rendering.present(window.events, start),
+        "chunk": window,
+        "params": params,
+        "notices": notices,
+        "next_url": f"{fragment}?{params.query(after=window.last_id)}"
+        if window.has_more and window.events
+        else "",
+        "earlier_url": f"{fragment}?{params.query(before=window.first_id)}"
+        if window.has_earlier and window.events
+        else "",
+        "page_next_url": f"{place.base}?{params.query(after=window.last_id)}"
+        if window.has_more and window.events
+        else "",
+        "page_earlier_url": f"{place.base}?{params.query(before=window.first_id)}"
+        if window.has_earlier and window.events
+        else "",
+    }
+
+
+def _start_of(session: Session | None, sync: TimelineSync) -> Any:
+    first = timeline.first_ts(sync)
+    if session is not None and session.started_at and (first is None or session.started_at < first):
+        return session.started_at
+    return first
+
+
+def timeline_context(
+    request: HtmxHttpRequest,
+    membership: Membership | None,
+    session: Session,
+    sync: TimelineSync,
+    params: TimelineParams,
+    *,
+    base: str | None = None,
+    shared: bool = False,
+) -> dict[str, Any]:
+    """Everything the timeline section of a session page needs."""
+    org = sync.organization
+    place = Place(
+        org, sync, session.id, base or reverse("session-detail", args=[session.id]), shared
+    )
+    version = timeline.store_version(sync)
+    counts = timeline.kind_counts(sync) if sync.events_stored else {}
+    return {
+        **chunk_context(place, params, _start_of(session, sync)),
+        "store_version": version,
+        "kind_counts": counts,
+        "kind_labels": rendering.KIND_LABELS,
+        "attribution_labels": rendering.ATTRIBUTION_LABELS,
+        "match_count": timeline.count_matching(sync, params.filter)
+        if params.filter.active
+        else None,
+        "failure_count": timeline.count_matching(sync, timeline.TimelineFilter(failures_only=True))
+        if sync.events_stored
+        else 0,
+    }
+
+
+def render_chunk(request: HtmxHttpRequest, place: Place, session: Session | None) -> HttpResponse:
+    params = parse_timeline_params(request.GET)
+    context = chunk_context(place, params, _start_of(session, place.sync))
+    if not request.htmx:
+        context["standalone"] = True
+    return render(request, "sessions/timeline.html#chunk", context)
+
+
+def render_event(request: HtmxHttpRequest, place: Place) -> HttpResponse:
+    """One event in full, with no truncation (the 'show all' of a long payload)."""
+    event_id = request.resolver_match.kwargs["event_id"] if request.resolver_match else ""
+    access.check_session_id(event_id)
+    row = StoredEvent.objects.for_sync(place.sync).filter(event_id=event_id).first()
+    if row is None:
+        raise Http404("No such event in this session.")
+    start = timeline.first_ts(place.sync)
+    event = rendering.present([row], start)[0]
+    template = "sessions/event.html#full" if request.htmx else "sessions/event.html"
+    return render(request, template, {"event": event, "place": place, "full": True})
+
+
+def render_followups(request: HtmxHttpRequest, place: Place) -> HttpResponse:
+    event_id = request.resolver_match.kwargs["event_id"] if request.resolver_match else ""
+    access.check_session_id(event_id)
+    seq = timeline.seq_of(place.sync, event_id)
+    if seq is None:
+        raise Http404("No such event in this session.")
+    rows = timeline.followups(place.sync, seq)
+    start = timeline.first_ts(place.sync)
+    context = {"events": rendering.present(rows, start), "place": place, "prompt_id": event_id}
+    template = "sessions/followups.html#list" if request.htmx else "sessions/followups.html"
+    return render(request, template, context)
+
+
+# --- member views -------------------------------------------------------------------------------
+
+
+@require_GET
+@member_view
+def session_timeline(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
+    """An HTML fragment of events after (or before) a cursor, filtered as the URL says."""
+    membership, place = _member_place(request, session_id)
+    session = access.get_session_for_member(membership, session_id).value
+    return render_chunk(request, place, session)
+
+
+@require_GET
+@member_view
+def event_detail(request: HtmxHttpRequest, session_id: str, event_id: str) -> HttpResponse:
+    _, place = _member_place(request, session_id)
+    return render_event(request, place)
+
+
+@require_GET
+@member_view
+def event_followups(request: HtmxHttpRequest, session_id: str, event_id: str) -> HttpResponse:
+    _, place = _member_place(request, session_id)
+    return render_followups(request, place)
+
+
+@require_GET
+@member_view
+def jump(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
+    """Go to the next (or previous) failed command or failing test run from an event."""
+    _, place = _member_place(request, session_id)
+    direction = "prev" if request.GET.get("dir") == "prev" else "next"
+    origin = request.GET.get("from", "")
+    seq = timeline.seq_of(place.sync, origin) if access.SESSION_ID_RE.match(origin) else None
+    if seq is None:
+        seq = -1 if direction == "next" else 2**31
+    target = timeline.neighbour_failure(place.sync, seq, direction)
+    if target is None:
+        from django.contrib import messages
+
+        messages.info(request, f"No {'later' if direction == 'next' else 'earlier'} failure.")
+        anchor = f"?at={origin}#event-{origin}" if origin and seq not in (-1, 2**31) else ""
+        return redirect(place.base + anchor)
+    return redirect(f"{place.base}?at={target.event_id}#event-{target.event_id}")
+
+
+def _export_events(place: Place) -> Iterator[str]:
+    yield from timeline.iter_raw(place.sync)
+
+
+@require_GET
+@member_view
+def export_json(request: HtmxHttpRequest, session_id: str) -> StreamingHttpResponse:
+    """The stored timeline as one JSON document, streamed row by row."""
+    _, place = _member_place(request, session_id)
+
+    def body() -> Iterator[str]:
+        yield '{"sessionId":' + json.dumps(place.session_id) + ',"events":['
+        first = True
+        for raw in _export_events(place):
+            yield raw if first else "," + raw
+            first = False
+        yield "]}\n"
+
+    response = StreamingHttpResponse(body(), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="session-{place.session_id}.json"'
+    return response
+
+
+@require_GET
+@member_view
+def export_ndjson(request: HtmxHttpRequest, session_id: str) -> StreamingHttpResponse:
+    """The stored timeline as newline-delimited JSON, one event a line, streamed."""
+    _, place = _member_place(request, session_id)
+    response = StreamingHttpResponse(
+        (raw + "\n" for raw in _export_events(place)), content_type="application/x-ndjson"
+    )
+    response["Content-Disposition"] = f'attachment; filename="session-{place.session_id}.ndjson"'
+    return response

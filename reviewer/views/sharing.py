@@ -1,0 +1,207 @@
+"""Share links: creating and revoking them, and the read-only page they open."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from reviewer import access, attribution, cache, promptster, timeline
+from reviewer.forms import ShareForm, parse_timeline_params
+from reviewer.models import AuditEntry, Role, ShareLink, hash_share_token, session_is_deleted
+from reviewer.views.common import HtmxHttpRequest, member_view
+from reviewer.views.events import (
+    Place,
+    render_chunk,
+    render_event,
+    render_followups,
+    timeline_context,
+)
+
+
+def _links_context(membership: Any, session_id: str) -> dict[str, Any]:
+    links = (
+        ShareLink.objects.for_org(membership.organization)
+        .filter(session_id=session_id)
+        .select_related("created_by", "revoked_by")
+        .order_by("-created_at")
+    )
+    return {"links": links, "now": timezone.now(), "session_id": session_id}
+
+
+@require_http_methods(["GET", "POST"])
+@member_view
+def session_share(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
+    """GET: the session's share links. POST: create one (reviewers and admins)."""
+    membership = access.get_membership(request)
+    session = access.get_session_for_member(membership, session_id).value
+    form = ShareForm(request.POST or None)
+    context: dict[str, Any] = {"session": session, "form": form, "membership": membership}
+    status = 200
+    if request.method == "POST":
+        access.require_role(membership, Role.REVIEWER)
+        if form.is_valid():
+            link, token = ShareLink.create(
+                org=membership.organization,
+                session_id=session.id,
+                user=request.user,
+                hours=form.cleaned_data["expires_in_hours"],
+                note=form.cleaned_data["note"],
+            )
+            AuditEntry.record(
+                membership.organization,
+                AuditEntry.Action.SHARE_CREATED,
+                actor=request.user,
+                session_id=session.id,
+                link=link.pk,
+                expires_at=link.expires_at.isoformat(),
+            )
+            context["created"] = link
+            context["share_url"] = request.build_absolute_uri(
+                reverse("shared-session", args=[token])
+            )
+            context["form"] = ShareForm()
+            status = 201
+        else:
+            status = 400
+    context.update(_links_context(membership, session.id))
+    template = "sessions/share.html#panel" if request.htmx else "sessions/share.html"
+    response = render(request, template, context, status=status)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@require_POST
+@member_view
+def share_revoke(request: HtmxHttpRequest, session_id: str, link_id: int) -> HttpResponse:
+    membership = access.get_membership(request)
+    access.require_role(membership, Role.REVIEWER)
+    access.check_session_id(session_id)
+    link = get_object_or_404(
+        ShareLink.objects.for_org(membership.organization), pk=link_id, session_id=session_id
+    )
+    if link.revoked_at is None:
+        link.revoked_at = timezone.now()
+        link.revoked_by = request.user
+        link.save(update_fields=["revoked_at", "revoked_by"])
+        AuditEntry.record(
+            membership.organization,
+            AuditEntry.Action.SHARE_REVOKED,
+            actor=request.user,
+            session_id=session_id,
+            link=link.pk,
+        )
+        messages.success(request, "The share link was revoked; it stops working at once.")
+    if request.htmx:
+        context = {
+            "membership": membership,
+            "form": ShareForm(),
+            **_links_context(membership, session_id),
+        }
+        context["session"] = access.get_session_for_member(membership, session_id).value
+        return render(request, "sessions/share.html#panel", context)
+    return redirect("session-share", session_id=session_id)
+
+
+# --- the shared (logged-out) side ------------------------------------------------------------
+
+
+class ShareUnavailable(Exception):
+    pass
+
+
+def _resolve_share(token: str) -> tuple[ShareLink, promptster.Session, Place]:
+    """The link, its session and its place; 404 for unknown tokens, 410 once it has ended."""
+    if not (20 <= len(token) <= 100):
+        raise Http404("No such share link.")
+    link = (
+        ShareLink.objects.select_related("organization")
+        .filter(token_hash=hash_share_token(token))
+        .first()
+    )
+    if link is None:
+        raise Http404("No such share link.")
+    if not link.is_active or session_is_deleted(link.organization, link.session_id):
+        raise ShareUnavailable()
+    try:
+        session = cache.get_session(link.organization, link.session_id).value
+    except promptster.NotFound:
+        raise ShareUnavailable() from None
+    sync = timeline.get_sync(link.organization, link.session_id)
+    base = reverse("shared-session", args=[token])
+    return link, session, Place(link.organization, sync, session.id, base, shared=True)
+
+
+def _gone(request: HtmxHttpRequest) -> HttpResponse:
+    response = render(request, "shared/gone.html", status=410)
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _shared_response(response: HttpResponse) -> HttpResponse:
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+@never_cache
+def shared_session(request: HtmxHttpRequest, token: str) -> HttpResponse:
+    """The read-only page a share link opens: timeline and attribution, nothing else."""
+    try:
+        link, session, place = _resolve_share(token)
+    except ShareUnavailable:
+        return _gone(request)
+    link.record_view()
+    AuditEntry.record(
+        link.organization, AuditEntry.Action.SHARE_VIEWED, session_id=link.session_id, link=link.pk
+    )
+    params = parse_timeline_params(request.GET)
+    context = {
+        "session": session,
+        "link": link,
+        "sync": place.sync,
+        "summary": attribution.summary_for(link.organization, session, place.sync),
+        **timeline_context(
+            request, None, session, place.sync, params, base=place.base, shared=True
+        ),
+    }
+    return _shared_response(render(request, "shared/detail.html", context))
+
+
+@require_GET
+@never_cache
+def shared_timeline(request: HtmxHttpRequest, token: str) -> HttpResponse:
+    try:
+        _, session, place = _resolve_share(token)
+    except ShareUnavailable:
+        return _gone(request)
+    return _shared_response(render_chunk(request, place, session))
+
+
+@require_GET
+@never_cache
+def shared_event(request: HtmxHttpRequest, token: str, event_id: str) -> HttpResponse:
+    try:
+        _, _, place = _resolve_share(token)
+    except ShareUnavailable:
+        return _gone(request)
+    return _shared_response(render_event(request, place))
+
+
+@require_GET
+@never_cache
+def shared_followups(request: HtmxHttpRequest, token: str, event_id: str) -> HttpResponse:
+    try:
+        _, _, place = _resolve_share(token)
+    except ShareUnavailable:
+        return _gone(request)
+    return _shared_response(render_followups(request, place))

@@ -1,0 +1,13 @@
+"""Test settings: the real settings, pointed at a Redis database of the tests' own."""
+
+import os
+
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-production-use-0123456789")
+
+from reviewer.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+PROMPTSTER_TIMEOUT = (2.0, 3.0)
+PROMPTSTER_TASK_RETRIES = 2
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405
