@@ -12,6 +12,7 @@ from reviewer.models import AuditEntry, Membership, Organization, ShareLink, Tim
 
 
 class OrganizationForm(forms.ModelForm):
+    api_url = forms.URLField(label="API origin", assume_scheme="https")
     new_token = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),

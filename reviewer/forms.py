@@ -185,7 +185,7 @@ class ShareForm(forms.Form):
 
 class OrganizationForm(forms.Form):
     name = forms.CharField(max_length=200)
-    api_url = forms.URLField(label="API origin", max_length=200)
+    api_url = forms.URLField(label="API origin", max_length=200, assume_scheme="https")
 
 
 class TokenForm(forms.Form):

@@ -190,7 +190,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = os.environ.get("STATIC_ROOT") or None  # only needed for collectstatic
 WHITENOISE_USE_FINDERS = True  # serve straight from the source folders; no collectstatic step
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

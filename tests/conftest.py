@@ -8,6 +8,7 @@ HTTP; the cache is a real Redis database (flushed before each test).
 from __future__ import annotations
 
 import os
+from html.parser import HTMLParser
 from collections.abc import Iterator
 
 import pytest
@@ -121,3 +122,39 @@ def as_charlie(charlie: User) -> Client:
 @pytest.fixture
 def acme_sessions(sandbox: SandboxServer) -> list[dict]:
     return sandbox.state.sessions_for(ACME["id"])
+
+
+class _ActiveContentFinder(HTMLParser):
+    """Collects every place where markup could run code or leave the page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script",) and not any(k == "src" and (v or "").startswith("/static/") for k, v in attrs):
+            self.found.append(f"<{tag}> without a static src")
+        if tag in ("iframe", "object", "embed", "base", "meta", "style") and tag != "meta":
+            self.found.append(f"<{tag}>")
+        if tag == "meta" and any(k == "http-equiv" for k, _ in attrs):
+            self.found.append("<meta http-equiv>")
+        for name, value in attrs:
+            lowered = (value or "").strip().lower()
+            if name.startswith("on"):
+                self.found.append(f"{tag}[{name}]")
+            if name in ("href", "src", "action", "formaction") and lowered.startswith(
+                ("javascript:", "data:", "vbscript:")
+            ):
+                self.found.append(f"{tag}[{name}={lowered[:30]}]")
+            if name.startswith("hx-") and tag not in _OUR_HTMX_TAGS:
+                self.found.append(f"{tag}[{name}]")
+
+
+_OUR_HTMX_TAGS = {"a", "form", "div", "li", "body", "button"}
+
+
+def active_content(html: str) -> list[str]:
+    """Everything in a page that could execute; candidate content must contribute nothing."""
+    finder = _ActiveContentFinder()
+    finder.feed(html)
+    return finder.found

@@ -1,0 +1,281 @@
+"""Roles, the confirmed delete, share links and the audit log."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from pytest_django.asserts import assertContains, assertNotContains
+
+from reviewer import timeline
+from reviewer.models import AuditEntry, ShareLink, StoredEvent
+from tests.conftest import ACME
+
+SHARE_URL = re.compile(r'value="(http://testserver/shared/[^"]+/)"')
+
+
+@pytest.fixture
+def victim(org_a, sandbox) -> str:
+    """A session of A's made for deleting, stored locally and cached."""
+    sid = sandbox.state.add_session(
+        ACME["id"],
+        {
+            "sourceService": "claude-code",
+            "startedAt": "2026-11-01T10:00:00Z",
+            "endedAt": "2026-11-01T11:00:00Z",
+            "metadata": {"candidateName": "Del Etable"},
+        },
+        [
+            {
+                "kind": "prompt",
+                "ts": "2026-11-01T10:00:00Z",
+                "data": {"text": "hello"},
+                "provenance": {"attribution": "likely_human", "confidence": 0.8},
+            },
+            {
+                "kind": "command",
+                "ts": "2026-11-01T10:05:00Z",
+                "data": {"command": "ls", "exitCode": 0},
+            },
+        ],
+    )
+    timeline.prefetch(org_a, sid)
+    return sid
+
+
+def share(client: Client, sid: str, hours: int = 24) -> str:
+    response = client.post(f"/sessions/{sid}/share/", {"expires_in_hours": hours, "note": "panel"})
+    assert response.status_code == 201
+    return SHARE_URL.search(response.content.decode()).group(1)
+
+
+# --- roles ---------------------------------------------------------------------------------------
+
+
+def test_viewer_cannot_share_or_delete(as_carol, victim) -> None:
+    assert as_carol.post(f"/sessions/{victim}/share/", {"expires_in_hours": 1}).status_code == 403
+    assert as_carol.get(f"/sessions/{victim}/delete/").status_code == 403
+    response = as_carol.post(f"/sessions/{victim}/delete/", {"confirm": victim[:8]})
+    assert response.status_code == 403
+    assert StoredEvent.objects.count() == 2
+
+
+def test_reviewer_can_share_but_not_delete(as_bob, victim) -> None:
+    share(as_bob, victim)
+    assert as_bob.post(f"/sessions/{victim}/delete/", {"confirm": victim[:8]}).status_code == 403
+
+
+def test_only_admins_reach_settings_and_audit(as_bob, as_alice) -> None:
+    assert as_bob.get("/org/settings/").status_code == 403
+    assert as_bob.get("/audit/").status_code == 403
+    assert as_alice.get("/org/settings/").status_code == 200
+    assert as_alice.get("/audit/").status_code == 200
+
+
+def test_session_page_shows_actions_by_role(as_alice, as_carol, victim) -> None:
+    assertContains(as_alice.get(f"/sessions/{victim}/"), "Delete…")
+    page = as_carol.get(f"/sessions/{victim}/")
+    assertNotContains(page, "Delete…")
+    assertNotContains(page, ">Share</a>")
+
+
+# --- delete --------------------------------------------------------------------------------------
+
+
+def test_delete_asks_for_the_first_eight_characters(as_alice, victim, sandbox) -> None:
+    page = as_alice.get(f"/sessions/{victim}/delete/")
+    assertContains(page, victim[:8])
+    assertContains(page, "cannot be undone")
+    response = as_alice.post(f"/sessions/{victim}/delete/", {"confirm": victim[:7]})
+    assert response.status_code == 400
+    assertContains(response, "does not match", status_code=400)
+    assert "DELETE /v1/sessions/:id" not in sandbox.stats()["by_route"]
+
+
+def test_delete_needs_csrf(alice, victim) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    assert client.post(f"/sessions/{victim}/delete/", {"confirm": victim[:8]}).status_code == 403
+    assert StoredEvent.objects.count() == 2
+
+
+def test_delete_removes_upstream_then_everything_local(as_alice, victim, sandbox, org_a) -> None:
+    link = share(as_alice, victim)
+    as_alice.get(f"/sessions/{victim}/")  # cached
+    response = as_alice.post(f"/sessions/{victim}/delete/", {"confirm": victim[:8]})
+    assert response.status_code == 302
+    assert sandbox.stats()["by_route"]["DELETE /v1/sessions/:id"] == 1
+    assert StoredEvent.objects.count() == 0
+    assert not ShareLink.objects.filter(session_id=victim).exists()
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.SESSION_DELETED)
+    assert entry.session_id == victim and entry.actor_name == "alice"
+    assert entry.detail["event_count"] == 2 and entry.detail["upstream"] == "deleted"
+    assert "hello" not in str(entry.detail)
+    for url in (
+        f"/sessions/{victim}/",
+        f"/sessions/{victim}/timeline/",
+        f"/sessions/{victim}/export.ndjson",
+    ):
+        assert as_alice.get(url).status_code in (404, 410), url
+    assert Client().get(link.replace("http://testserver", "")).status_code in (404, 410)
+    assert victim not in as_alice.get("/sessions/?limit=100").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("fault", "params"), [("status", {"status": 500}), ("delay", {"seconds": 4})]
+)
+def test_failed_upstream_delete_deletes_nothing(as_alice, victim, sandbox, fault, params) -> None:
+    sandbox.inject(fault, count=1, route="DELETE /v1/sessions/:id", **params)
+    response = as_alice.post(f"/sessions/{victim}/delete/", {"confirm": victim[:8]})
+    assert response.status_code == 502
+    assertContains(response, "Nothing was deleted", status_code=502)
+    assert StoredEvent.objects.count() == 2
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.SESSION_DELETED).exists()
+    assert as_alice.get(f"/sessions/{victim}/").status_code == 200
+
+
+def test_delete_whose_response_was_lost_is_confirmed_by_reading_again(
+    as_alice, victim, sandbox
+) -> None:
+    sandbox.inject("delete_fails_after", count=1, route="DELETE /v1/sessions/:id")
+    response = as_alice.post(f"/sessions/{victim}/delete/", {"confirm": victim[:8]})
+    assert response.status_code == 302
+    assert StoredEvent.objects.count() == 0
+
+
+def test_upstream_404_counts_as_already_deleted(as_alice, victim, sandbox) -> None:
+    as_alice.get(f"/sessions/{victim}/delete/")  # the session is cached now
+    sandbox.state.delete_session(victim) if hasattr(sandbox.state, "delete_session") else None
+    sandbox.inject("status", status=404, count=1, route="DELETE /v1/sessions/:id")
+    response = as_alice.post(f"/sessions/{victim}/delete/", {"confirm": victim[:8]})
+    assert response.status_code == 302
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.SESSION_DELETED)
+    assert entry.detail["upstream"] == "already_gone"
+    assert StoredEvent.objects.count() == 0
+
+
+def test_a_double_submit_deletes_once(as_alice, victim, sandbox) -> None:
+    for _ in range(2):
+        response = as_alice.post(f"/sessions/{victim}/delete/", {"confirm": victim[:8]})
+        assert response.status_code == 302
+    assert sandbox.stats()["by_route"]["DELETE /v1/sessions/:id"] == 1
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.SESSION_DELETED).count() == 1
+
+
+def test_outsider_cannot_delete_or_share_a_foreign_session(as_charlie, victim, sandbox) -> None:
+    assert (
+        as_charlie.post(f"/sessions/{victim}/delete/", {"confirm": victim[:8]}).status_code == 404
+    )
+    assert as_charlie.post(f"/sessions/{victim}/share/", {"expires_in_hours": 1}).status_code == 404
+    assert "DELETE /v1/sessions/:id" not in sandbox.stats()["by_route"]
+
+
+# --- share links ---------------------------------------------------------------------------------
+
+
+def test_share_link_opens_a_read_only_view_without_login(as_bob, victim, org_a) -> None:
+    url = share(as_bob, victim).replace("http://testserver", "")
+    response = Client().get(url)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'data-event-id="' in body
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert "noindex" in response["X-Robots-Tag"]
+    assert "/delete/" not in body and "/sessions/" not in body
+    assert ACME["token"] not in body
+    link = ShareLink.objects.get()
+    assert link.view_count == 1 and link.views.count() == 1
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.SHARE_VIEWED).count() == 1
+
+
+def test_share_tokens_are_random_and_stored_hashed(as_bob, victim) -> None:
+    url = share(as_bob, victim)
+    token = url.rstrip("/").rsplit("/", 1)[1]
+    assert len(token) >= 43  # 256 bits, urlsafe base64
+    assert not ShareLink.objects.filter(token_hash=token).exists()
+
+
+def test_guessed_tokens_are_404(victim, db) -> None:
+    for token in ("x" * 43, "a", "../../sessions", "%00"):
+        assert Client().get(f"/shared/{token}/").status_code == 404
+
+
+def test_expiry_bounds_are_enforced(as_bob, victim) -> None:
+    for hours in (0, 721, "abc"):
+        response = as_bob.post(f"/sessions/{victim}/share/", {"expires_in_hours": hours})
+        assert response.status_code == 400
+    assert not ShareLink.objects.exists()
+
+
+def test_revoked_and_expired_links_answer_410_at_once(as_bob, victim) -> None:
+    url = share(as_bob, victim).replace("http://testserver", "")
+    link = ShareLink.objects.get()
+    response = as_bob.post(f"/sessions/{victim}/share/{link.pk}/revoke/")
+    assert response.status_code == 302
+    assert Client().get(url).status_code == 410
+    assert Client().get(url + "timeline/").status_code == 410
+
+    url2 = share(as_bob, victim).replace("http://testserver", "")
+    ShareLink.objects.filter(revoked_at__isnull=True).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert Client().get(url2).status_code == 410
+
+
+def test_a_replaced_token_that_cannot_see_the_session_ends_its_links(as_bob, victim, org_a) -> None:
+    from tests.conftest import GLOBEX
+
+    url = share(as_bob, victim).replace("http://testserver", "")
+    org_a.replace_token(GLOBEX["token"])
+    assert Client().get(url).status_code == 410
+
+
+def test_outsider_cannot_revoke_anothers_link(as_bob, as_charlie, victim) -> None:
+    share(as_bob, victim)
+    link = ShareLink.objects.get()
+    assert as_charlie.post(f"/sessions/{victim}/share/{link.pk}/revoke/").status_code == 404
+    link.refresh_from_db()
+    assert link.revoked_at is None
+
+
+def test_the_audit_log_lists_events_newest_first_and_filters(as_alice, as_bob, victim) -> None:
+    share(as_bob, victim)
+    link = ShareLink.objects.get()
+    as_bob.post(f"/sessions/{victim}/share/{link.pk}/revoke/")
+    response = as_alice.get("/audit/")
+    table = response.content.decode().split("<tbody>", 1)[1]
+    assert table.index("Share link revoked") < table.index("Share link created")
+    response = as_alice.get("/audit/?action=share.created")
+    assertNotContains(response, "Share link revoked</td>")
+
+
+def test_admin_replaces_the_token_without_ever_seeing_it(as_alice, org_a) -> None:
+    response = as_alice.post(
+        "/org/settings/", {"action": "token", "token": "psk_live_new_token_123456"}
+    )
+    assert response.status_code == 302
+    org_a.refresh_from_db()
+    assert org_a.get_token() == "psk_live_new_token_123456"
+    assert "psk_live_new_token_123456" not in org_a.token_encrypted
+    page = as_alice.get("/org/settings/").content.decode()
+    assert "psk_live_new_token_123456" not in page
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.TOKEN_CHANGED).exists()
+
+
+def test_admin_manages_members(as_alice, bob, org_a) -> None:
+    response = as_alice.post(
+        "/org/settings/",
+        {"action": "add-member", "username": "dave", "role": "viewer", "password": "pw-dave-123"},
+    )
+    assert response.status_code == 302
+    membership = org_a.memberships.get(user__username="bob")
+    as_alice.post(
+        "/org/settings/", {"action": "role", "membership": membership.pk, "role": "viewer"}
+    )
+    membership.refresh_from_db()
+    assert membership.role == "viewer"
+    actions = set(AuditEntry.objects.values_list("action", flat=True))
+    assert {"member.added", "member.changed"} <= actions

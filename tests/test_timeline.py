@@ -1,0 +1,201 @@
+"""The session page and its timeline fragments, read from the local store."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from pytest_django.asserts import assertContains, assertNotContains
+
+from reviewer import timeline
+from reviewer.models import StoredEvent
+from tests.conftest import ACME, active_content
+
+EVENT = re.compile(r'data-event-id="([^"]+)"')
+
+
+def event_ids(response) -> list[str]:
+    return EVENT.findall(response.content.decode())
+
+
+@pytest.fixture
+def stored(org_a, acme_sessions) -> dict:
+    session = next(s for s in acme_sessions if s["endedAt"] and 600 < s["eventCount"] < 3000)
+    timeline.prefetch(org_a, session["id"])
+    return session
+
+
+def ordered(org, session_id, **filters) -> list[StoredEvent]:
+    sync = timeline.find_sync(org, session_id)
+    return list(StoredEvent.objects.filter(sync=sync, **filters).order_by("seq"))
+
+
+def test_session_page_shows_fields_and_the_first_chunk(as_carol, org_a, stored) -> None:
+    response = as_carol.get(f"/sessions/{stored['id']}/")
+    assert response.status_code == 200
+    assertContains(response, stored["id"])
+    ids = event_ids(response)
+    assert ids == [e.event_id for e in ordered(org_a, stored["id"])[:200]]
+    assertContains(response, "hx-get=")
+    assertContains(response, "Full timeline stored")
+
+
+def test_fragment_continues_after_the_cursor_and_links_the_next_chunk(
+    as_carol, org_a, stored
+) -> None:
+    events = ordered(org_a, stored["id"])
+    response = as_carol.get(
+        f"/sessions/{stored['id']}/timeline/?after={events[199].event_id}",
+        headers={"HX-Request": "true"},
+    )
+    assert event_ids(response) == [e.event_id for e in events[200:400]]
+    assert f"after={events[399].event_id}" in response.content.decode()
+    assert "<html" not in response.content.decode()
+
+
+def test_the_last_chunk_has_no_load_more(as_carol, org_a, stored) -> None:
+    events = ordered(org_a, stored["id"])
+    response = as_carol.get(f"/sessions/{stored['id']}/timeline/?after={events[-5].event_id}")
+    assert event_ids(response) == [e.event_id for e in events[-4:]]
+    assertNotContains(response, "Load more events")
+
+
+def test_kind_filter_and_search_run_on_the_store(as_carol, org_a, stored) -> None:
+    commands = ordered(org_a, stored["id"], kind="command")
+    response = as_carol.get(f"/sessions/{stored['id']}/?kind=command")
+    assert event_ids(response) == [e.event_id for e in commands[:200]]
+    assertContains(response, f"<strong>{len(commands)}</strong> matching")
+
+    needle = json.loads(commands[0].raw)["data"]["command"].split()[0]
+    response = as_carol.get(f"/sessions/{stored['id']}/timeline/?q={needle}")
+    found = event_ids(response)
+    assert commands[0].event_id in found
+    matching = {e.event_id for e in ordered(org_a, stored["id"]) if needle.lower() in e.search_text}
+    assert set(found) <= matching
+
+
+def test_failures_filter_and_jump_to_next_failure(as_carol, org_a, stored) -> None:
+    failures = ordered(org_a, stored["id"], failed=True)
+    assert failures, "the generated session has failing commands or tests"
+    first = ordered(org_a, stored["id"])[0]
+    response = as_carol.get(f"/sessions/{stored['id']}/jump/?from={first.event_id}&dir=next")
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"?at={failures[0].event_id}#event-{failures[0].event_id}")
+    page = as_carol.get(response["Location"].split("#")[0])
+    assert failures[0].event_id in event_ids(page)
+    assertContains(page, "Load earlier events")
+
+
+def test_unknown_cursor_and_bad_filters_get_a_message_not_an_error(as_carol, stored) -> None:
+    response = as_carol.get(
+        f"/sessions/{stored['id']}/timeline/?after=nope-nope&attribution=robot&kind=%3Cb%3E"
+        + "&q="
+        + "x" * 5000
+    )
+    assert response.status_code == 200
+    assertContains(response, "not in the stored timeline")
+    assertContains(response, "attribution")
+    assertContains(response, "cut to its first 200 characters")
+
+
+def test_export_ndjson_and_json_stream_the_exact_timeline(as_carol, org_a, stored) -> None:
+    ids = [e.event_id for e in ordered(org_a, stored["id"])]
+    response = as_carol.get(f"/sessions/{stored['id']}/export.ndjson")
+    assert response.streaming
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ids
+    response = as_carol.get(f"/sessions/{stored['id']}/export.json")
+    document = json.loads(b"".join(response.streaming_content))
+    assert [e["id"] for e in document["events"]] == ids
+
+
+def test_followups_of_a_prompt_list_what_happened_until_the_next_prompt(
+    as_carol, org_a, stored
+) -> None:
+    events = ordered(org_a, stored["id"])
+    prompts = [i for i, e in enumerate(events) if e.kind == "prompt"]
+    start, end = prompts[0], prompts[1]
+    expected = [
+        e.event_id
+        for e in events[start + 1 : end]
+        if e.kind
+        in ("file_diff", "file_create", "file_delete", "command", "test_run", "git_action")
+    ]
+    response = as_carol.get(
+        f"/sessions/{stored['id']}/events/{events[start].event_id}/followups/",
+        headers={"HX-Request": "true"},
+    )
+    body = response.content.decode()
+    assert [i for i in re.findall(r"at=([0-9a-f-]+)#", body)] == expected
+
+
+def test_outsider_gets_404_for_every_timeline_url(as_charlie, stored) -> None:
+    sid = stored["id"]
+    for url in (
+        f"/sessions/{sid}/",
+        f"/sessions/{sid}/timeline/",
+        f"/sessions/{sid}/export.ndjson",
+        f"/sessions/{sid}/export.json",
+        f"/sessions/{sid}/jump/?dir=next",
+        f"/sessions/{sid}/attribution/",
+    ):
+        assert as_charlie.get(url).status_code == 404, url
+
+
+def test_unknown_and_malformed_session_ids_are_404(as_carol) -> None:
+    assert as_carol.get("/sessions/00000000-0000-0000-0000-000000000000/").status_code == 404
+    assert as_carol.get("/sessions/%3Cscript%3E/").status_code == 404
+
+
+def test_opening_a_session_starts_its_prefetch(as_carol, org_a, acme_sessions) -> None:
+    session = acme_sessions[3]
+    as_carol.get(f"/sessions/{session['id']}/")
+    sync = timeline.find_sync(org_a, session["id"])
+    assert sync is not None and sync.state in ("queued", "running", "done")
+
+
+def test_progress_polling_stops_with_286_when_done(as_carol, stored) -> None:
+    response = as_carol.get(f"/sessions/{stored['id']}/progress/", headers={"HX-Request": "true"})
+    assert response.status_code == 286
+
+
+def test_hostile_content_is_shown_as_text(as_carol, org_a, sandbox) -> None:
+    hostile = sandbox.state.hostile_session_id(ACME["id"])
+    timeline.prefetch(org_a, hostile)
+    baseline = active_content(as_carol.get("/sessions/?limit=1").content.decode())
+    for url in (f"/sessions/{hostile}/", "/sessions/?limit=100", f"/sessions/{hostile}/attribution/"):
+        body = as_carol.get(url).content.decode()
+        assert active_content(body) == baseline, url
+        assert "\u202e" not in body
+    body = as_carol.get(f"/sessions/{hostile}/?kind=prompt").content.decode()
+    assert "&lt;script&gt;alert(" in body  # shown as text, not dropped
+
+
+def test_big_payloads_are_truncated_with_an_expand_link(as_carol, org_a, sandbox) -> None:
+    big = sandbox.state.big_session_id(ACME["id"])
+    client = timeline.promptster.Client(sandbox.url, ACME["token"])
+    # Store just the pages holding the largest diff, through the same page writer.
+    sync = timeline.get_sync(org_a, big)
+    token = timeline._claim(sync)
+    largest = None
+    for page in client.iter_timeline(big):
+        timeline._store_page(sync, token, page.events)
+        for event in page.events:
+            diff = (
+                (event.get("data") or {}).get("diff")
+                if isinstance(event.get("data"), dict)
+                else None
+            )
+            if isinstance(diff, str) and diff.count("\n") >= 20_000:
+                largest = event
+        if largest:
+            break
+    assert largest is not None
+    response = as_carol.get(f"/sessions/{big}/?at={largest['id']}")
+    body = response.content.decode()
+    assert "Show all" in body
+    assert len(body) < 2_000_000
+    full = as_carol.get(f"/sessions/{big}/events/{largest['id']}/", headers={"HX-Request": "true"})
+    assert full.status_code == 200
+    assert full.content.decode().count('<tr class="') > 20_000
