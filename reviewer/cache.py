@@ -220,7 +220,7 @@ def put_session(org: Organization, session: promptster.Session) -> None:
 
 
 def invalidate_session(org: Organization, session_id: str) -> None:
-    _safe_delete(_key(org, "session", session_id), _key(org, "summary", session_id))
+    _safe_delete(*(_key(org, name, session_id) for name in ("session", "summary", "kind-counts")))
     invalidate_session_lists(org)
 
 
@@ -246,12 +246,19 @@ def get_assessments(org: Organization) -> Fetched[list[promptster.Assessment]]:
 # --- derived data (summaries computed from the local store) -----------------------------------
 
 
-def get_summary(org: Organization, session_id: str, version: str, compute: Callable[[], T]) -> T:
-    """A summary computed from the local store, cached until the store changes (`version`)."""
-    key = _key(org, "summary", session_id)
+def get_derived(
+    org: Organization, session_id: str, name: str, version: str, compute: Callable[[], T]
+) -> T:
+    """A value computed from the local store, cached until the store changes (`version`)."""
+    key = _key(org, name, session_id)
     entry = _safe_get(key)
     if isinstance(entry, dict) and entry.get("version") == version:
         return entry["value"]
     value = compute()
     _safe_set(key, {"version": version, "value": value}, KEEP_STALE_FOR)
     return value
+
+
+def get_summary(org: Organization, session_id: str, version: str, compute: Callable[[], T]) -> T:
+    """The attribution summary of a session (see `reviewer.attribution`)."""
+    return get_derived(org, session_id, "summary", version, compute)

@@ -243,19 +243,32 @@ def parse_assessments(payload: Any) -> list[Assessment]:
 class TimelinePage:
     events: list[dict[str, Any]]
     has_more: bool
+    cursor: str | None = None  # the id of the page's last event, for the next `after`
 
     @property
     def last_id(self) -> str | None:
-        return self.events[-1]["id"] if self.events else None
+        return self.cursor
+
+
+MAX_EVENT_ID = 100
+
+
+def _usable_id(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_EVENT_ID and "\x00" not in value
 
 
 def parse_timeline_page(payload: Any) -> TimelinePage:
-    """Keep every event that has a string id; anything else in it is the renderer's problem."""
+    """Keep every event with a usable id; anything else in it is the renderer's problem."""
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
         raise BadResponse("timeline page without an 'events' array")
-    events = [e for e in payload["events"] if isinstance(e, dict) and isinstance(e.get("id"), str)]
-    has_more = payload.get("hasMore") is True and bool(events)
-    return TimelinePage(events=events, has_more=has_more)
+    raw = payload["events"]
+    events = [e for e in raw if isinstance(e, dict) and _usable_id(e.get("id"))]
+    if len(events) < len(raw):
+        log.warning("skipped %d timeline entries without a usable id", len(raw) - len(events))
+    cursor = events[-1]["id"] if events else None
+    return TimelinePage(
+        events=events, has_more=payload.get("hasMore") is True and bool(events), cursor=cursor
+    )
 
 
 # --- the client -------------------------------------------------------------------------------

@@ -200,8 +200,13 @@ KIND_TEMPLATES = {
         "session_start",
         "session_end",
         "checkpoint",
+        "tool_use",
+        "tool_result",
+        "mcp_call",
+        "planning",
     )
 }
+KIND_TEMPLATES["tool_call"] = KIND_TEMPLATES["tool_result"]  # the documented legacy alias
 UNKNOWN_TEMPLATE = "sessions/events/unknown.html"
 KIND_LABELS = {
     "prompt": "Prompt",

@@ -213,6 +213,11 @@ else:
         "visibility_timeout": 3600,
         "socket_connect_timeout": 1,
         "socket_timeout": 5,
+        # Publishing from a page gives up fast when Redis is down: the page says so instead.
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

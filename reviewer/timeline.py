@@ -143,8 +143,13 @@ def _search_text(data: dict[str, Any]) -> str:
     return "\n".join(parts)[:SEARCH_TEXT_LIMIT].lower()
 
 
+def _text(value: str, limit: int) -> str:
+    """A column value: cut to size, without NUL (PostgreSQL text cannot hold it)."""
+    return value.replace("\x00", "")[:limit]
+
+
 def to_row(sync: TimelineSync, seq: int, event: dict[str, Any]) -> StoredEvent:
-    kind = event.get("kind") if isinstance(event.get("kind"), str) else "unknown"
+    kind = _text(event["kind"], 60) if isinstance(event.get("kind"), str) else "unknown"
     data = event_data(event)
     prov = read_provenance(event)
     added, removed = line_counts(kind, data)
@@ -152,17 +157,17 @@ def to_row(sync: TimelineSync, seq: int, event: dict[str, Any]) -> StoredEvent:
     return StoredEvent(
         sync=sync,
         seq=seq,
-        event_id=event["id"][:100],
-        kind=kind[:60],
+        event_id=_text(event["id"], 100),
+        kind=kind or "unknown",
         ts=promptster.parse_ts(event.get("ts")),
         attribution=prov.attribution,
         confidence=prov.confidence,
         observability=prov.observability,
-        path=path[:500] if isinstance(path, str) else "",
+        path=_text(path, 500) if isinstance(path, str) else "",
         lines_added=added,
         lines_removed=removed,
         failed=_is_failure(kind, data),
-        search_text=_search_text(data),
+        search_text=_text(_search_text(data), SEARCH_TEXT_LIMIT),
         raw=json.dumps(event, separators=(",", ":"), ensure_ascii=False),
     )
 

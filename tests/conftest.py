@@ -8,18 +8,18 @@ HTTP; the cache is a real Redis database (flushed before each test).
 from __future__ import annotations
 
 import os
-from html.parser import HTMLParser
 from collections.abc import Iterator
+from html.parser import HTMLParser
 
 import pytest
 import redis
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
-from reviewer.sandbox.server import SandboxServer
 
 from reviewer.models import Membership, Organization, Role
 from reviewer.sandbox.data import ORGS
+from reviewer.sandbox.server import SandboxServer
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -132,7 +132,9 @@ class _ActiveContentFinder(HTMLParser):
         self.found: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script",) and not any(k == "src" and (v or "").startswith("/static/") for k, v in attrs):
+        if tag in ("script",) and not any(
+            k == "src" and (v or "").startswith("/static/") for k, v in attrs
+        ):
             self.found.append(f"<{tag}> without a static src")
         if tag in ("iframe", "object", "embed", "base", "meta", "style") and tag != "meta":
             self.found.append(f"<{tag}>")

@@ -164,7 +164,11 @@ def test_hostile_content_is_shown_as_text(as_carol, org_a, sandbox) -> None:
     hostile = sandbox.state.hostile_session_id(ACME["id"])
     timeline.prefetch(org_a, hostile)
     baseline = active_content(as_carol.get("/sessions/?limit=1").content.decode())
-    for url in (f"/sessions/{hostile}/", "/sessions/?limit=100", f"/sessions/{hostile}/attribution/"):
+    for url in (
+        f"/sessions/{hostile}/",
+        "/sessions/?limit=100",
+        f"/sessions/{hostile}/attribution/",
+    ):
         body = as_carol.get(url).content.decode()
         assert active_content(body) == baseline, url
         assert "\u202e" not in body

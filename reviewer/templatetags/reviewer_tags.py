@@ -152,3 +152,15 @@ def streams(event: rendering.EventView) -> list[tuple[str, str]]:
         for name in ("stdout", "stderr")
         if isinstance(event.data.get(name), str) and event.data[name]
     ]
+
+
+@register.filter
+def pick(data: Any, names: str) -> Any:
+    """The first present, non-empty field of `data` among comma-separated `names`."""
+    if not isinstance(data, dict):
+        return ""
+    for name in names.split(","):
+        value = data.get(name.strip())
+        if value not in (None, ""):
+            return value
+    return ""

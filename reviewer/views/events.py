@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from reviewer import access, rendering, timeline
+from reviewer import access, cache, rendering, timeline
 from reviewer.forms import TimelineParams, parse_timeline_params
 from reviewer.models import Membership, Organization, StoredEvent, TimelineSync
 from reviewer.promptster import Session
@@ -118,7 +118,20 @@ def timeline_context(
         org, sync, session.id, base or reverse("session-detail", args=[session.id]), shared
     )
     version = timeline.store_version(sync)
-    counts = timeline.kind_counts(sync) if sync.events_stored else {}
+    counts, failures = (
+        cache.get_derived(
+            org,
+            session.id,
+            "kind-counts",
+            version,
+            lambda: (
+                timeline.kind_counts(sync),
+                timeline.count_matching(sync, timeline.TimelineFilter(failures_only=True)),
+            ),
+        )
+        if sync.events_stored
+        else ({}, 0)
+    )
     return {
         **chunk_context(place, params, _start_of(session, sync)),
         "store_version": version,

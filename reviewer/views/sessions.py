@@ -137,6 +137,7 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     params = parse_timeline_params(request.GET)
     context = {
         "session": session,
+        "session_id": session.id,
         "stale": fetched.stale,
         "sync": sync,
         "broker_down": broker_down,

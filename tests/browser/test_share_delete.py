@@ -65,7 +65,7 @@ def test_share_open_logged_out_revoke(
     visitor.screenshot(path="test-artifacts/shared-view.png")
 
     dialog.locator("button", has_text="Revoke").click()
-    expect(dialog.locator("text=revoked")).to_be_visible()
+    expect(dialog.locator(".pill", has_text="revoked")).to_be_visible()
     response = visitor.reload()
     assert response.status == 410
     expect(visitor.locator("body")).to_contain_text("no longer works")

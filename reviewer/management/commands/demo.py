@@ -103,6 +103,8 @@ class Command(BaseCommand):
                 ]
             )
         )
+        # A plain `kill` stops the demo like Ctrl-C does, children included.
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         url = f"http://127.0.0.1:{opts['port']}/"
         _wait_for(url + "accounts/login/", "the web server")
         self.stdout.write("")
@@ -118,6 +120,10 @@ class Command(BaseCommand):
             self.stdout.write("\nStopping…")
         finally:
             _stop(processes)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _demo_password() -> str:

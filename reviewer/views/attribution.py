@@ -1,0 +1,230 @@
+"""Attribution pages: one session's summary, an assessment's cohort (page and CSV), and two
+sessions side by side."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import HttpResponse, QueryDict
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+from django_htmx.http import HttpResponseStopPolling
+
+from reviewer import access, attribution, cache, promptster, tasks, timeline
+from reviewer.models import Membership, TimelineSync
+from reviewer.views.common import HtmxHttpRequest, member_view
+from reviewer.views.events import Place
+
+COMPARE_OPTIONS = 100
+
+
+def _member_place(membership: Membership, session_id: str, sync: TimelineSync) -> Place:
+    base = reverse("session-detail", args=[session_id])
+    return Place(membership.organization, sync, session_id, base)
+
+
+@require_GET
+@member_view
+def session_attribution(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
+    """One session's attribution summary; polls itself while its timeline is being fetched."""
+    membership = access.get_membership(request)
+    org = membership.organization
+    fetched = access.get_session_for_member(membership, session_id)
+    session = fetched.value
+    sync = timeline.get_sync(org, session.id)
+    broker_down = False
+    if not request.htmx and timeline.needs_sync(sync):
+        broker_down = not tasks.enqueue_prefetch(org, session.id)
+        sync.refresh_from_db()
+    context = {
+        "session": session,
+        "stale": fetched.stale,
+        "sync": sync,
+        "broker_down": broker_down,
+        "summary": attribution.summary_for(org, session, sync),
+        "place": _member_place(membership, session.id, sync),
+    }
+    if request.htmx:
+        response = render(request, "attribution/session.html#body", context)
+        if not sync.is_active:
+            response.status_code = HttpResponseStopPolling.status_code
+        return response
+    return render(request, "attribution/session.html", context)
+
+
+# --- cohort -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    url: str
+    aria_sort: str  # "ascending", "descending" or "none"
+    numeric: bool
+    help: str = ""
+
+
+def _sort_params(query: QueryDict) -> tuple[str, bool, list[str]]:
+    """(column, descending, notices); an unknown column or direction falls back with a note."""
+    notices = []
+    key = query.get("sort", "").strip() or attribution.DEFAULT_SORT
+    if key not in attribution.SORT_KEYS:
+        notices.append("That column cannot be sorted on; sorted by position instead.")
+        key = attribution.DEFAULT_SORT
+    direction = query.get("dir", "").strip() or "asc"
+    if direction not in ("asc", "desc"):
+        notices.append("The sort direction must be “asc” or “desc”; using ascending.")
+        direction = "asc"
+    return key, direction == "desc", notices
+
+
+def _columns(current: str, descending: bool) -> list[Column]:
+    fixed = [
+        ("number", "#", True, ""),
+        ("candidate", "Candidate", False, ""),
+        ("status", "Status", False, ""),
+        ("started", "Started", False, ""),
+        ("events", "Events", True, "Events reported by Promptster."),
+    ]
+    specs = fixed + [(m.key, m.label, True, m.help) for m in attribution.METRICS]
+    columns = []
+    for key, label, numeric, help_text in specs:
+        active = key == current
+        next_dir = "asc" if active and descending else ("desc" if active else "asc")
+        columns.append(
+            Column(
+                key=key,
+                label=label,
+                url="?" + urlencode({"sort": key, "dir": next_dir}),
+                aria_sort=("descending" if descending else "ascending") if active else "none",
+                numeric=numeric,
+                help=help_text,
+            )
+        )
+    return columns
+
+
+def _assessment_title(membership: Membership, assessment_id: str) -> str:
+    try:
+        assessments = cache.get_assessments(membership.organization).value
+    except promptster.PromptsterError:
+        return ""  # the id is title enough; the cohort itself reports real failures
+    return next((a.title for a in assessments if a.id == assessment_id), "")
+
+
+@require_GET
+@member_view
+def assessment_cohort(request: HtmxHttpRequest, assessment_id: str) -> HttpResponse:
+    """Every session of an assessment in one sortable table, with distributions."""
+    access.check_session_id(assessment_id)
+    membership = access.get_membership(request)
+    sort, descending, notices = _sort_params(request.GET)
+    cohort = attribution.cohort_for(membership.organization, assessment_id)
+    context: dict[str, Any] = {
+        "assessment_id": assessment_id,
+        "title": _assessment_title(membership, assessment_id),
+        "cohort": cohort,
+        "rows": cohort.sorted_rows(sort, descending),
+        "columns": _columns(sort, descending),
+        "sort": sort,
+        "dir": "desc" if descending else "asc",
+        "notices": notices,
+        "csv_query": urlencode({"sort": sort, "dir": "desc" if descending else "asc"}),
+    }
+    if request.htmx:
+        return render(request, "assessments/cohort.html#table", context)
+    return render(request, "assessments/cohort.html", context)
+
+
+class _Echo:
+    """A file-like object whose write() returns the line, so csv.writer yields strings."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+@require_GET
+@member_view
+def cohort_csv(request: HtmxHttpRequest, assessment_id: str) -> HttpResponse:
+    """The cohort table as CSV, in the page's sort order; formula-like cells are neutralised."""
+    access.check_session_id(assessment_id)
+    membership = access.get_membership(request)
+    sort, descending, _ = _sort_params(request.GET)
+    cohort = attribution.cohort_for(membership.organization, assessment_id)
+    writer = csv.writer(_Echo())
+    lines = [writer.writerow(attribution.csv_header())]
+    rows = attribution.csv_rows(cohort.sorted_rows(sort, descending))
+    lines += [writer.writerow(row) for row in rows]
+    response = HttpResponse("".join(lines), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="cohort-{assessment_id}.csv"'
+    return response
+
+
+# --- compare ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Side:
+    key: str  # "a" or "b"
+    session: promptster.Session
+    summary: attribution.SessionSummary | None
+    sync: TimelineSync
+    place: Place
+
+
+def _side(membership: Membership, key: str, session_id: str) -> Side:
+    session = access.get_session_for_member(membership, session_id).value
+    org = membership.organization
+    sync = timeline.get_sync(org, session.id)
+    return Side(
+        key=key,
+        session=session,
+        summary=attribution.summary_for(org, session, sync),
+        sync=sync,
+        place=_member_place(membership, session.id, sync),
+    )
+
+
+def _compare_options(membership: Membership, sides: list[Side]) -> list[promptster.Session]:
+    """Sessions to offer in the picker: the same assessment as a chosen one, else recent ones."""
+    assessment_id = next((s.session.assessment_id for s in sides if s.session.assessment_id), "")
+    try:
+        page = cache.get_session_list(
+            membership.organization, assessment_id=assessment_id, limit=COMPARE_OPTIONS
+        ).value
+    except promptster.PromptsterError:
+        return []  # the picker still takes typed ids
+    return page.sessions
+
+
+@require_GET
+@member_view
+def compare(request: HtmxHttpRequest) -> HttpResponse:
+    """Two sessions' summaries side by side; a picker when one is missing or malformed."""
+    membership = access.get_membership(request)
+    problems = []
+    sides = []
+    raw: dict[str, str] = {}
+    for key in ("a", "b"):
+        value = request.GET.get(key, "").strip()[:200]
+        raw[key] = value
+        if not value:
+            problems.append(f"Choose session {key.upper()}.")
+        elif not access.SESSION_ID_RE.match(value):
+            problems.append(f"Session {key.upper()} is not a valid session id.")
+        else:
+            sides.append(_side(membership, key, value))  # 404 for unknown or foreign ids
+    if len(sides) == 2 and sides[0].session.id == sides[1].session.id:
+        problems.append("Both sides show the same session.")
+    context = {
+        "sides": sides,
+        "problems": problems,
+        "raw": raw,
+        "options": _compare_options(membership, sides),
+    }
+    return render(request, "compare.html", context)
