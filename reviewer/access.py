@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest
 from reviewer import cache, promptster
 from reviewer.models import Membership, Role, session_is_deleted
 
-SESSION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+SESSION_ID_RE = re.compile(rf"^{promptster.ID_RE.pattern}$")
 _ORG_SESSION_KEY = "reviewer_org"
 
 

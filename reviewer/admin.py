@@ -23,6 +23,13 @@ class OrganizationForm(forms.ModelForm):
         model = Organization
         fields = ["name", "slug", "api_url"]
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        url = data.get("api_url")
+        if url and self.instance.origin_change_needs_token(url) and not data.get("new_token"):
+            self.add_error("new_token", "A new API origin needs its API token, entered again.")
+        return data
+
 
 class MembershipInline(admin.TabularInline):
     model = Membership

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,8 +32,9 @@ SESSION_TTL = 600
 RUNNING_SESSION_TTL = 15
 ASSESSMENTS_TTL = 600
 KEEP_STALE_FOR = 24 * 3600
-_LOCK_TTL = 15
-_WAIT_FOR_PEER = 10.0
+# Longer than a view's worst upstream call (timeouts and one retry), so a slow refresh keeps
+# its lock and its waiters instead of letting them all call upstream too.
+_LOCK_TTL = 30
 _KEY_VERSION = "v1"
 
 
@@ -70,12 +72,18 @@ def _safe_delete(*keys: str) -> None:
         log.warning("cache delete failed", exc_info=True)
 
 
-def _try_lock(key: str) -> bool | None:
+def _try_lock(key: str, owner: str, ttl: int = _LOCK_TTL) -> bool | None:
     """True: we hold the lock. False: a peer holds it. None: the cache is unusable."""
     try:
-        return bool(cache.add(key, 1, _LOCK_TTL))
+        return bool(cache.add(key, owner, ttl))
     except Exception:
         return None
+
+
+def _release_lock(key: str, owner: str) -> None:
+    """Delete the lock only if it is still ours (it may have expired and been retaken)."""
+    if _safe_get(key) == owner:
+        _safe_delete(key)
 
 
 def _entry_is_valid(entry: Any) -> bool:
@@ -90,10 +98,11 @@ def _cached_call(
     """Serve `key` from the cache or call `fetch()` (which returns a JSON-able payload).
 
     1. A fresh, well-formed entry is returned at once.
-    2. Otherwise one caller takes the refresh lock and fetches; concurrent callers wait for
-       its result instead of calling upstream themselves.
-    3. If the fetch fails and any earlier value exists, that value is returned as stale;
-       the failure is re-raised only when there is nothing to show.
+    2. Otherwise one caller takes the refresh lock and fetches. Concurrent callers serve the
+       previous value if there is one, or else wait for the lock holder's result, instead of
+       calling upstream themselves.
+    3. If the fetch fails and an earlier value exists, that value is returned marked stale;
+       the failure is raised only when there is nothing to show.
     """
     entry = _safe_get(key)
     if _entry_is_valid(entry) and time.time() - entry["at"] < entry["ttl"]:
@@ -101,43 +110,47 @@ def _cached_call(
     stale = entry if _entry_is_valid(entry) else None
 
     lock_key = key + ":lock"
-    locked = _try_lock(lock_key)
+    owner = secrets.token_hex(8)
+    locked = _try_lock(lock_key, owner)
     if locked is False:
-        waited = _wait_for_peer(key, since=stale["at"] if stale else 0.0)
+        if stale is not None:  # a peer is refreshing it; the previous value will do
+            return Fetched(stale["payload"], fetched_at=stale["at"], from_cache=True)
+        waited = _wait_for_peer(key, lock_key)
         if waited is not None:
             return waited
     try:
-        payload = fetch()
-    except (*promptster.TRANSIENT, promptster.BadResponse):
-        if stale is not None:
-            return Fetched(stale["payload"], stale=True, fetched_at=stale["at"], from_cache=True)
-        raise
-    except promptster.NotFound:
-        _safe_delete(key)  # gone upstream: never serve it again
-        raise
+        try:
+            payload = fetch()
+        except (*promptster.TRANSIENT, promptster.BadResponse):
+            if stale is not None:
+                return Fetched(
+                    stale["payload"], stale=True, fetched_at=stale["at"], from_cache=True
+                )
+            raise
+        except promptster.NotFound:
+            _safe_delete(key)  # gone upstream: never serve it again
+            raise
+        now = time.time()
+        # Written before the lock is released, so no waiter can miss it.
+        _safe_set(key, {"at": now, "ttl": ttl_for(payload), "payload": payload}, KEEP_STALE_FOR)
+        return Fetched(payload, fetched_at=now)
     finally:
         if locked:
-            _safe_delete(lock_key)
-    now = time.time()
-    ttl = ttl_for(payload)
-    _safe_set(key, {"at": now, "ttl": ttl, "payload": payload}, KEEP_STALE_FOR)
-    return Fetched(payload, fetched_at=now)
+            _release_lock(lock_key, owner)
 
 
-def _wait_for_peer(key: str, *, since: float) -> Fetched[Any] | None:
-    deadline = time.monotonic() + _WAIT_FOR_PEER
+def _wait_for_peer(key: str, lock_key: str) -> Fetched[Any] | None:
+    """Wait for the lock holder's value; None if it gave up (then we fetch ourselves)."""
+    deadline = time.monotonic() + _LOCK_TTL
     delay = 0.01
     while time.monotonic() < deadline:
         time.sleep(delay)
         delay = min(delay * 1.5, 0.1)
         entry = _safe_get(key)
-        if _entry_is_valid(entry) and entry["at"] > since:
+        if _entry_is_valid(entry):
             return Fetched(entry["payload"], fetched_at=entry["at"], from_cache=True)
-        if _safe_get(key + ":lock") is None:
-            entry = _safe_get(key)
-            if _entry_is_valid(entry) and entry["at"] > since:
-                return Fetched(entry["payload"], fetched_at=entry["at"], from_cache=True)
-            return None  # the peer failed; fetch ourselves
+        if _safe_get(lock_key) is None:
+            return None
     return None
 
 
@@ -262,3 +275,20 @@ def get_derived(
 def get_summary(org: Organization, session_id: str, version: str, compute: Callable[[], T]) -> T:
     """The attribution summary of a session (see `reviewer.attribution`)."""
     return get_derived(org, session_id, "summary", version, compute)
+
+
+# --- claims ---------------------------------------------------------------------------------
+
+
+def claim(org: Organization, name: str, ttl: int) -> str | None:
+    """Take a short exclusive claim (one delete of a session at a time); None if it is held.
+
+    With the cache unusable the claim is granted: the caller's own database check (the delete
+    tombstone) is what finally prevents doing a thing twice.
+    """
+    owner = secrets.token_hex(8)
+    return None if _try_lock(_key(org, "claim", name), owner, ttl) is False else owner
+
+
+def release(org: Organization, name: str, owner: str) -> None:
+    _release_lock(_key(org, "claim", name), owner)

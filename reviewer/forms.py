@@ -14,10 +14,10 @@ from django import forms
 from django.http import QueryDict
 
 from reviewer.models import Role, ShareLink
-from reviewer.promptster import SESSIONS_MAX_LIMIT
+from reviewer.promptster import ID_RE, SESSIONS_MAX_LIMIT
 from reviewer.timeline import ATTRIBUTIONS, TimelineFilter
 
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+_ID_RE = re.compile(rf"^{ID_RE.pattern}$")
 _TOOL_RE = re.compile(r"^[A-Za-z0-9_. -]{1,64}$")
 _KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 MAX_QUERY_CHARS = 200
@@ -131,7 +131,7 @@ def parse_timeline_params(query: QueryDict) -> TimelineParams:
     if attribution and attribution not in ATTRIBUTIONS:
         notices.append("“attribution” must be one of: " + ", ".join(ATTRIBUTIONS) + ".")
         attribution = ""
-    q = query.get("q", "")
+    q = query.get("q", "").replace("\x00", "")
     if len(q) > MAX_QUERY_CHARS:
         notices.append(f"The search text was cut to its first {MAX_QUERY_CHARS} characters.")
         q = q[:MAX_QUERY_CHARS]
@@ -186,6 +186,23 @@ class ShareForm(forms.Form):
 class OrganizationForm(forms.Form):
     name = forms.CharField(max_length=200)
     api_url = forms.URLField(label="API origin", max_length=200, assume_scheme="https")
+    token = forms.CharField(
+        max_length=500,
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        label="API token for the new origin",
+    )
+
+    def __init__(self, *args: object, organization: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.organization = organization
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        url = data.get("api_url")
+        if url and self.organization.origin_change_needs_token(url) and not data.get("token"):
+            self.add_error("token", "A new API origin needs its API token, entered again.")
+        return data
 
 
 class TokenForm(forms.Form):

@@ -69,7 +69,9 @@ class UpstreamErrorMiddleware:
             )
             return _render(request, "errors/upstream.html", {"message": message}, 502)
         if isinstance(exc, promptster.PromptsterError):
-            log.warning("upstream error on %s: %s (%s)", request.path, exc, exc.status)
+            # The URL name, not the path: a share link's path is its secret.
+            where = request.resolver_match.url_name if request.resolver_match else "?"
+            log.warning("upstream error on %s: %s (%s)", where, exc, exc.status)
             status = _STATUS.get(type(exc), 502)
             response = _render(
                 request, "errors/upstream.html", {"message": exc.user_message}, status

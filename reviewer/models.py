@@ -52,13 +52,21 @@ class Organization(models.Model):
         return self.name
 
     def set_token(self, token: str) -> None:
-        """Encrypt and store a new API token (call save() afterwards)."""
+        """Encrypt and store a new API token (call save() afterwards); old cache entries lapse."""
         token = token.strip()
         self.token_encrypted = crypto.encrypt_token(token)
         self.token_last4 = token[-4:] if len(token) >= 12 else ""
         if self.pk:
             self.token_generation = F("token_generation") + 1
         self.token_updated_at = timezone.now()
+
+    def origin_change_needs_token(self, api_url: str) -> bool:
+        """A new API origin must come with the token meant for it.
+
+        Otherwise the stored token would be sent to whatever host was typed in, which would
+        let anyone who can edit the origin read the token off the wire.
+        """
+        return bool(self.pk) and api_url.rstrip("/") != self.api_url.rstrip("/")
 
     def replace_token(self, token: str) -> None:
         """Store a new token now; cached data fetched with the old one stops being served."""
@@ -209,12 +217,11 @@ class StoredEvent(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["sync", "event_id"], name="event_once_per_session")
+            models.UniqueConstraint(fields=["sync", "event_id"], name="event_once_per_session"),
+            # Positions are gapless and unique: paging by position can never skip an event.
+            models.UniqueConstraint(fields=["sync", "seq"], name="event_position"),
         ]
-        indexes = [
-            models.Index(fields=["sync", "seq"], name="event_order"),
-            models.Index(fields=["sync", "kind", "seq"], name="event_kind_order"),
-        ]
+        indexes = [models.Index(fields=["sync", "kind", "seq"], name="event_kind_order")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.event_id}"

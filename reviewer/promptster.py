@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -20,9 +21,13 @@ from urllib.parse import quote
 
 import requests
 from django.utils.dateparse import parse_datetime
+from django.views.decorators.debug import sensitive_variables
 
 log = logging.getLogger(__name__)
 
+# Ids are UUIDs in the documentation and prefixed slugs (sess_…, evt_…) in its examples; this
+# is the one definition of an id for URLs, cursors and the store alike.
+ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
 SESSIONS_MAX_LIMIT = 100
 TIMELINE_MAX_LIMIT = 2000
 _MAX_SLEEP = 8.0  # never wait longer than this for one retry inside a request
@@ -47,6 +52,15 @@ class Unauthorized(PromptsterError):
     user_message = (
         "Promptster rejected this organization's API token (revoked, expired or wrong). "
         "An admin can replace it in the organization settings."
+    )
+
+
+class Forbidden(Unauthorized):
+    """403: the token is valid but may not do this (scope), or the resource is not its org's."""
+
+    user_message = (
+        "Promptster refused this with the organization's API token (it may lack the "
+        "needed scope). An admin can check the token in the organization settings."
     )
 
 
@@ -250,11 +264,8 @@ class TimelinePage:
         return self.cursor
 
 
-MAX_EVENT_ID = 100
-
-
 def _usable_id(value: Any) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= MAX_EVENT_ID and "\x00" not in value
+    return isinstance(value, str) and ID_RE.fullmatch(value) is not None
 
 
 def parse_timeline_page(payload: Any) -> TimelinePage:
@@ -348,8 +359,15 @@ class Client:
         return parse_session_page(self._request("GET", "/v1/sessions", params=params))
 
     def get_session(self, session_id: str) -> Session:
-        """GET /v1/sessions/:id (sessions page, "Getting a single session")."""
-        payload = self._request("GET", f"/v1/sessions/{quote(session_id, safe='')}")
+        """GET /v1/sessions/:id (sessions page, "Getting a single session").
+
+        One documentation page answers 403 for another organization's id where the others
+        answer 404; both mean "not yours", and must look alike to the user.
+        """
+        try:
+            payload = self._request("GET", f"/v1/sessions/{quote(session_id, safe='')}")
+        except Forbidden as exc:
+            raise NotFound(str(exc), status=exc.status, body=exc.body) from exc
         return parse_session(payload.get("session") if isinstance(payload, dict) else None)
 
     def delete_session(self, session_id: str) -> None:
@@ -363,9 +381,12 @@ class Client:
         params: dict[str, Any] = {"limit": max(1, min(TIMELINE_MAX_LIMIT, limit))}
         if after:
             params["after"] = after
-        payload = self._request(
-            "GET", f"/v1/sessions/{quote(session_id, safe='')}/timeline", params=params
-        )
+        try:
+            payload = self._request(
+                "GET", f"/v1/sessions/{quote(session_id, safe='')}/timeline", params=params
+            )
+        except Forbidden as exc:  # as in get_session: another organization's id
+            raise NotFound(str(exc), status=exc.status, body=exc.body) from exc
         return parse_timeline_page(payload)
 
     def iter_timeline(
@@ -411,6 +432,7 @@ class Client:
                 time.sleep(wait)
                 attempt += 1
 
+    @sensitive_variables("headers")
     def _request_once(self, method: str, path: str, params: dict[str, Any] | None) -> Any:
         url = self.base_url + path
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
@@ -425,8 +447,10 @@ class Client:
 
         status = response.status_code
         body = response.text[:_BODY_EXCERPT] if status >= 400 else ""
-        if status in (401, 403):
-            raise Unauthorized(f"{method} {path} was refused ({status})", status=status, body=body)
+        if status == 401:
+            raise Unauthorized(f"{method} {path} was refused (401)", status=status, body=body)
+        if status == 403:
+            raise Forbidden(f"{method} {path} was forbidden (403)", status=status, body=body)
         if status == 404:
             raise NotFound(f"{method} {path} not found", status=status, body=body)
         if status == 429:
@@ -442,7 +466,7 @@ class Client:
             raise Rejected(f"{method} {path} answered {status}", status=status, body=body)
         try:
             return response.json()
-        except ValueError as exc:  # includes truncated bodies and HTML error pages
+        except (ValueError, RecursionError) as exc:  # truncated, HTML, absurdly nested
             raise BadResponse(
                 f"{method} {path} returned malformed JSON",
                 status=status,
@@ -455,8 +479,11 @@ _http_sessions: dict[tuple[int, int], requests.Session] = {}
 _http_lock = threading.Lock()
 
 
-def client_for(org: Any, *, retries: int | None = None) -> Client:
-    """The client for an Organization, with its decrypted token and a reused HTTP session."""
+def client_for(org: Any, *, retries: int | None = None, background: bool = False) -> Client:
+    """The client for an Organization, with its decrypted token and a reused HTTP session.
+
+    `background` clients (tasks, commands) wait longer for answers than pages do.
+    """
     from django.conf import settings
 
     key = (org.pk, org.token_generation)
@@ -471,7 +498,7 @@ def client_for(org: Any, *, retries: int | None = None) -> Client:
     return Client(
         org.api_url,
         org.get_token(),
-        timeout=settings.PROMPTSTER_TIMEOUT,
+        timeout=settings.PROMPTSTER_TASK_TIMEOUT if background else settings.PROMPTSTER_TIMEOUT,
         retries=settings.PROMPTSTER_VIEW_RETRIES if retries is None else retries,
         http=http,
     )

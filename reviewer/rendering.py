@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,10 +19,14 @@ from typing import Any
 
 import markdown as md
 import nh3
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from pygments.token import STANDARD_TYPES
 
 MAX_MARKDOWN_CHARS = 20_000
+# Python-Markdown's link parsing is quadratic in the number of '['; past this many, a
+# candidate's text is shown verbatim rather than letting it stall every page that shows it.
+MAX_MARKDOWN_BRACKETS = 400
 MAX_LINE_CHARS = 2_000
 DIFF_PREVIEW_LINES = 400
 TEXT_PREVIEW_LINES = 60
@@ -59,18 +64,30 @@ _ALLOWED_TAGS = {
     "kbd",
 }
 _ALLOWED_ATTRIBUTES = {
-    "span": {"class"},
-    "div": {"class"},
-    "code": {"class"},
-    "pre": {"class"},
     "a": {"href", "title"},
     "th": {"align"},
     "td": {"align"},
 }
+# Only the classes our highlighter emits: candidate text cannot borrow the app's own classes
+# (a fenced block tagged {.notice-error} would otherwise look like one of our alerts).
+_ALLOWED_CLASSES = {
+    "div": {"hl"},
+    "span": {c for c in STANDARD_TYPES.values() if c},
+}
 
 
-@lru_cache(maxsize=1)
+_local = threading.local()
+
+
 def _markdown() -> md.Markdown:
+    """This thread's converter: a Markdown instance keeps state and must not be shared."""
+    converter = getattr(_local, "markdown", None)
+    if converter is None:
+        converter = _local.markdown = _new_markdown()
+    return converter
+
+
+def _new_markdown() -> md.Markdown:
     converter = md.Markdown(
         extensions=["fenced_code", "codehilite", "tables", "sane_lists"],
         extension_configs={
@@ -84,10 +101,16 @@ def _markdown() -> md.Markdown:
     return converter
 
 
+@lru_cache(maxsize=512)
 def render_markdown(text: str) -> SafeString:
-    """Markdown to sanitized HTML; raw HTML in the source comes out as visible text."""
+    """Markdown to sanitized HTML; raw HTML in the source comes out as visible text.
+
+    Memoized per process: the same prompt is rendered on every view of its chunk.
+    """
     if len(text) > MAX_MARKDOWN_CHARS:
         text = text[:MAX_MARKDOWN_CHARS] + "\n\n…"
+    if text.count("[") > MAX_MARKDOWN_BRACKETS:
+        return format_html('<pre class="plain">{}</pre>', text)
     converter = _markdown()
     try:
         html = converter.reset().convert(text)
@@ -97,6 +120,7 @@ def render_markdown(text: str) -> SafeString:
         html,
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
+        allowed_classes=_ALLOWED_CLASSES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )

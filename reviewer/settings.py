@@ -199,12 +199,13 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 if not REDIS_URL:
     _queue_dir = VAR_DIR / "queue"
-    for _sub in ("in", "processed"):
+    for _sub in ("in", "processed", "control"):
         (_queue_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir / "in"),
         "data_folder_out": str(_queue_dir / "in"),
         "processed_folder": str(_queue_dir / "processed"),
+        "control_folder": str(_queue_dir / "control"),
         "store_processed": False,
     }
 else:
@@ -234,7 +235,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Upstream and local-store tuning.
-PROMPTSTER_TIMEOUT = (3.05, float(env_int("PROMPTSTER_READ_TIMEOUT", 20, minimum=1)))
+# Pages wait less than workers: a page must answer well within the web server's timeout.
+PROMPTSTER_TIMEOUT = (3.05, float(env_int("PROMPTSTER_READ_TIMEOUT", 8, minimum=1)))
+PROMPTSTER_TASK_TIMEOUT = (3.05, float(env_int("PROMPTSTER_TASK_READ_TIMEOUT", 30, minimum=1)))
 PROMPTSTER_VIEW_RETRIES = env_int("PROMPTSTER_VIEW_RETRIES", 1)
 PROMPTSTER_TASK_RETRIES = env_int("PROMPTSTER_TASK_RETRIES", 4)
 PREFETCH_PAGE_SIZE = 2000

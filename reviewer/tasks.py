@@ -40,22 +40,27 @@ def resync_running_sessions() -> int:
     quiet_for = timezone.now() - timedelta(seconds=60)
     syncs = TimelineSync.objects.filter(
         session_ended=False, complete=False, updated_at__lt=quiet_for
-    ).exclude(state__in=[TimelineSync.State.RUNNING, TimelineSync.State.QUEUED])
+    ).select_related("organization")
     count = 0
     for sync in syncs.iterator():
-        timeline.mark_queued(sync)
-        prefetch_session.delay(sync.organization_id, sync.session_id)
-        count += 1
+        if timeline.needs_sync(sync):
+            count += enqueue_prefetch(sync.organization, sync.session_id)
     return count
 
 
 def enqueue_prefetch(org: Organization, session_id: str) -> bool:
-    """Queue a prefetch of one session; False if the broker cannot be reached."""
+    """Queue a prefetch of one session; False if the broker cannot be reached.
+
+    The row is marked queued *before* publishing, so a worker that finishes at once is never
+    overwritten back to "queued"; a failed publish puts the previous state back.
+    """
     sync = timeline.get_sync(org, session_id)
+    previous = timeline.mark_queued(sync)
     try:
         prefetch_session.delay(org.pk, session_id)
     except Exception:  # broker unreachable: the page says so and shows what is stored
         log.warning("could not queue a prefetch of %s", session_id, exc_info=True)
+        if previous is not None:
+            timeline.unmark_queued(sync, previous)
         return False
-    timeline.mark_queued(sync)
     return True

@@ -219,26 +219,32 @@ class LeaseLost(Exception):
     """Another worker took over this session (our lease expired): stop quietly."""
 
 
+def _unique(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events in order, each id once (an upstream page may repeat one)."""
+    seen: set[str] = set()
+    out = []
+    for event in events:
+        if event["id"] not in seen:
+            seen.add(event["id"])
+            out.append(event)
+    return out
+
+
 def _store_page(sync: TimelineSync, token: str, events: list[dict[str, Any]]) -> int:
     """Write one page and advance the cursor in one transaction; return events written.
 
     Events already stored (a redelivered page, or an upstream page that repeats an id) are
     skipped, so positions stay gapless and nothing is written twice.
     """
-    seen: set[str] = set()
-    unique = []
-    for event in events:
-        if event["id"] not in seen:
-            seen.add(event["id"])
-            unique.append(event)
+    unique = _unique(events)
     with transaction.atomic():
         current = TimelineSync.objects.select_for_update().get(pk=sync.pk)
         if current.claim_token != token:
             raise LeaseLost()
         existing = set(
-            StoredEvent.objects.filter(sync=sync, event_id__in=list(seen)).values_list(
-                "event_id", flat=True
-            )
+            StoredEvent.objects.filter(
+                sync=sync, event_id__in=[e["id"] for e in unique]
+            ).values_list("event_id", flat=True)
         )
         fresh = [e for e in unique if e["id"] not in existing]
         rows = [to_row(sync, current.last_seq + 1 + i, e) for i, e in enumerate(fresh)]
@@ -254,45 +260,41 @@ def _store_page(sync: TimelineSync, token: str, events: list[dict[str, Any]]) ->
     return len(rows)
 
 
-def _repair(sync: TimelineSync, token: str, client: promptster.Client, page_size: int) -> int:
-    """Walk the whole timeline again, inserting missed events and renumbering positions.
+def _rebuild(sync: TimelineSync, token: str, client: promptster.Client, page_size: int) -> None:
+    """Replace the stored timeline with a fresh walk of upstream, in one transaction.
 
     Used once when an ended session's store holds fewer events than upstream reports (an
-    upstream page skipped an event): upstream order is authoritative.
+    upstream page skipped an event). Readers keep seeing the old copy until the new one is
+    complete; an interruption rolls back to it, and the next prefetch tries again.
     """
-    position = 0
-    inserted = 0
-    for page in client.iter_timeline(sync.session_id, limit=page_size):
-        seen: set[str] = set()
-        events = [e for e in page.events if not (e["id"] in seen or seen.add(e["id"]))]
-        with transaction.atomic():
-            current = TimelineSync.objects.select_for_update().get(pk=sync.pk)
-            if current.claim_token != token:
-                raise LeaseLost()
-            existing = dict(
-                StoredEvent.objects.filter(sync=sync, event_id__in=list(seen)).values_list(
-                    "event_id", "seq"
-                )
+    with transaction.atomic():
+        current = TimelineSync.objects.select_for_update().get(pk=sync.pk)
+        if current.claim_token != token:
+            raise LeaseLost()
+        StoredEvent.objects.filter(sync=sync).delete()
+        position = 0
+        last_id = ""
+        for page in client.iter_timeline(sync.session_id, limit=page_size):
+            events = _unique(page.events)
+            # A page may repeat an event of the previous page: skip what is stored already.
+            stored = set(
+                StoredEvent.objects.filter(
+                    sync=sync, event_id__in=[e["id"] for e in events]
+                ).values_list("event_id", flat=True)
             )
-            new_rows = []
-            moved = []
+            rows = []
             for event in events:
-                if event["id"] not in existing:
-                    new_rows.append(to_row(sync, position, event))
-                elif existing[event["id"]] != position:
-                    moved.append((event["id"], position))
-                position += 1
-            for event_id, seq in moved:
-                StoredEvent.objects.filter(sync=sync, event_id=event_id).update(seq=seq)
-            StoredEvent.objects.bulk_create(new_rows, batch_size=500)
-            inserted += len(new_rows)
-            TimelineSync.objects.filter(pk=sync.pk).update(
-                events_stored=StoredEvent.objects.filter(sync=sync).count(),
-                last_seq=max(current.last_seq, position - 1),
-                last_event_id=page.last_id or current.last_event_id,
-                claimed_until=timezone.now() + timedelta(seconds=settings.PREFETCH_LEASE_SECONDS),
-            )
-    return inserted
+                if event["id"] not in stored:
+                    rows.append(to_row(sync, position, event))
+                    position += 1
+            StoredEvent.objects.bulk_create(rows, batch_size=500)
+            last_id = page.last_id or last_id
+        TimelineSync.objects.filter(pk=sync.pk).update(
+            events_stored=position,
+            last_seq=position - 1,
+            last_event_id=last_id,
+            claimed_until=timezone.now() + timedelta(seconds=settings.PREFETCH_LEASE_SECONDS),
+        )
 
 
 def prefetch(
@@ -313,7 +315,9 @@ def prefetch(
     Transient upstream errors propagate (after the client's own retries) so the caller can
     retry later; the stored events and cursor are kept either way.
     """
-    client = client or promptster.client_for(org, retries=settings.PROMPTSTER_TASK_RETRIES)
+    client = client or promptster.client_for(
+        org, retries=settings.PROMPTSTER_TASK_RETRIES, background=True
+    )
     page_size = page_size or settings.PREFETCH_PAGE_SIZE
     sync = get_sync(org, session_id)
     token = _claim(sync)
@@ -356,7 +360,7 @@ def prefetch(
         note = ""
         if not session.is_running and sync.events_stored < session.event_count:
             log.warning("session %s came up short; walking it again", session_id)
-            _repair(sync, token, client, page_size)
+            _rebuild(sync, token, client, page_size)
             sync.refresh_from_db()
             if sync.events_stored != session.event_count:
                 note = (
@@ -400,25 +404,36 @@ def store_version(sync: TimelineSync) -> str:
     return f"{sync.pk}:{sync.events_stored}:{sync.last_seq}:{int(sync.complete)}"
 
 
+QUEUE_PATIENCE = timedelta(minutes=5)
+
+
 def needs_sync(sync: TimelineSync, *, running_every: timedelta = timedelta(seconds=30)) -> bool:
     """Should opening the session (re)start a prefetch?"""
-    if sync.is_active and not sync.lease_expired:
-        return (
-            sync.state == TimelineSync.State.QUEUED
-            and sync.queued_at is not None
-            and (timezone.now() - sync.queued_at > timedelta(minutes=5))
-        )
+    now = timezone.now()
+    if sync.state == TimelineSync.State.RUNNING and not sync.lease_expired:
+        return False
+    if sync.state == TimelineSync.State.QUEUED and sync.queued_at is not None:
+        return now - sync.queued_at > QUEUE_PATIENCE  # the message was lost; ask again
     if sync.complete:
         return False
-    if sync.session_ended is False and sync.finished_at is not None:
-        return timezone.now() - sync.finished_at > running_every
+    if not sync.session_ended and sync.finished_at is not None:
+        return now - sync.finished_at > running_every
     return True
 
 
-def mark_queued(sync: TimelineSync) -> None:
-    TimelineSync.objects.filter(pk=sync.pk).exclude(state=TimelineSync.State.RUNNING).update(
-        state=TimelineSync.State.QUEUED, queued_at=timezone.now()
+def mark_queued(sync: TimelineSync) -> str | None:
+    """Mark the row queued unless a worker is on it; return the state it had, if changed."""
+    previous = TimelineSync.objects.filter(pk=sync.pk).values_list("state", flat=True).first()
+    changed = (
+        TimelineSync.objects.filter(pk=sync.pk)
+        .exclude(state=TimelineSync.State.RUNNING)
+        .update(state=TimelineSync.State.QUEUED, queued_at=timezone.now())
     )
+    return previous if changed else None
+
+
+def unmark_queued(sync: TimelineSync, previous: str) -> None:
+    TimelineSync.objects.filter(pk=sync.pk, state=TimelineSync.State.QUEUED).update(state=previous)
 
 
 # --- queries ----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-production-us
 from reviewer.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-PROMPTSTER_TIMEOUT = (2.0, 3.0)
+PROMPTSTER_TIMEOUT = (2.0, 1.5)
 PROMPTSTER_TASK_RETRIES = 2
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 

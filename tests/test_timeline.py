@@ -203,3 +203,11 @@ def test_big_payloads_are_truncated_with_an_expand_link(as_carol, org_a, sandbox
     full = as_carol.get(f"/sessions/{big}/events/{largest['id']}/", headers={"HX-Request": "true"})
     assert full.status_code == 200
     assert full.content.decode().count('<tr class="') > 20_000
+
+
+def test_progress_offers_the_events_stored_since_the_page_was_opened(as_carol, stored) -> None:
+    url = f"/sessions/{stored['id']}/progress/"
+    fresh = as_carol.get(url + "?shown=0", headers={"HX-Request": "true"})
+    assertContains(fresh, f"Show the {stored['eventCount']} stored events", status_code=286)
+    same = as_carol.get(url + f"?shown={stored['eventCount']}", headers={"HX-Request": "true"})
+    assertNotContains(same, "stored events</a>", status_code=286)

@@ -9,9 +9,10 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -53,35 +54,41 @@ def _delete_upstream(org: Organization, session_id: str) -> str:
 @require_http_methods(["GET", "POST"])
 @member_view
 def session_delete(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
-    """GET: the confirmation. POST: delete upstream, then everything local about the session."""
+    """GET: the confirmation. POST: delete upstream, then everything local about the session.
+
+    1. Only admins; the typed confirmation must match the first 8 characters of the id.
+    2. One delete of a session at a time (a claim); a session already deleted stays so.
+    3. Upstream first, outside any database transaction. If it fails, nothing is touched.
+    4. Then, in one transaction: the tombstone audit entry, share links revoked, store purged.
+    """
     membership = access.get_membership(request)
     access.require_role(membership, Role.ADMIN)
     org = membership.organization
     access.check_session_id(session_id)
     if request.method == "POST" and session_is_deleted(org, session_id):
-        messages.info(request, "That session was already deleted.")
-        return redirect("session-list")
+        return _done(request, "That session was already deleted.", level=messages.INFO)
     session = access.get_session_for_member(membership, session_id).value
     sync = timeline.find_sync(org, session_id)
     form = DeleteForm(request.POST or None, session_id=session.id)
     context: dict[str, Any] = {"session": session, "form": form, "sync": sync}
-    if request.method == "POST" and form.is_valid():
+    if request.method != "POST" or not form.is_valid():
+        return _confirmation(request, context, status=400 if form.is_bound else 200)
+
+    owner = cache.claim(org, f"delete:{session.id}", ttl=120)
+    if owner is None:
+        return _done(request, "That session is being deleted already.", level=messages.INFO)
+    try:
+        if session_is_deleted(org, session.id):
+            return _done(request, "That session was already deleted.", level=messages.INFO)
+        try:
+            outcome = _delete_upstream(org, session.id)
+        except promptster.PromptsterError as exc:
+            log.warning("delete of %s not confirmed upstream: %s", session.id, exc)
+            context["error"] = (
+                f"{exc.user_message} Nothing was deleted here; the session is unchanged."
+            )
+            return _confirmation(request, context, status=502)
         with transaction.atomic():
-            # One delete per organization at a time: a double submit finds the tombstone.
-            Organization.objects.select_for_update().get(pk=org.pk)
-            if session_is_deleted(org, session_id):
-                messages.info(request, "That session was already deleted.")
-                return redirect("session-list")
-            try:
-                outcome = _delete_upstream(org, session.id)
-            except promptster.PromptsterError as exc:
-                log.warning("delete of %s not confirmed upstream: %s", session.id, exc)
-                context["error"] = (
-                    f"{exc.user_message} Nothing was deleted here; the session is unchanged."
-                )
-                return _confirmation(request, context, status=502)
-            removed = timeline.purge(org, session.id)
-            ShareLink.objects.for_org(org).filter(session_id=session.id).delete()
             AuditEntry.record(
                 org,
                 AuditEntry.Action.SESSION_DELETED,
@@ -89,18 +96,27 @@ def session_delete(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
                 session_id=session.id,
                 assessment_id=session.assessment_id,
                 event_count=session.event_count,
-                events_stored=removed,
+                events_stored=sync.events_stored if sync else 0,
                 upstream=outcome,
             )
-        cache.invalidate_session(org, session.id)
-        if outcome == "already_gone":
-            messages.info(request, "Promptster no longer had this session; removed it here too.")
-        else:
-            messages.success(request, f"Session {session.short_id} was deleted permanently.")
-        if request.htmx:
-            return HttpResponseClientRedirect(reverse("session-list"))
-        return redirect("session-list")
-    return _confirmation(request, context, status=400 if form.is_bound else 200)
+            # Revoked, not removed: the links keep answering "gone" rather than "unknown".
+            ShareLink.objects.for_org(org).filter(session_id=session.id, revoked_at=None).update(
+                revoked_at=timezone.now(), revoked_by=request.user
+            )
+            timeline.purge(org, session.id)
+    finally:
+        cache.release(org, f"delete:{session.id}", owner)
+    cache.invalidate_session(org, session.id)
+    if outcome == "already_gone":
+        return _done(request, "Promptster no longer had this session; removed it here too.")
+    return _done(request, f"Session {session.short_id} was deleted permanently.")
+
+
+def _done(request: HtmxHttpRequest, message: str, *, level: int = messages.SUCCESS) -> HttpResponse:
+    messages.add_message(request, level, message)
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("session-list"))
+    return redirect("session-list")
 
 
 def _confirmation(
@@ -121,6 +137,7 @@ def org_settings(request: HtmxHttpRequest) -> HttpResponse:
     org_form = OrganizationForm(
         request.POST if action == "org" else None,
         initial={"name": org.name, "api_url": org.api_url},
+        organization=org,
     )
     token_form = TokenForm(request.POST if action == "token" else None)
     member_form = MemberForm(request.POST if action == "add-member" else None)
@@ -162,14 +179,18 @@ def _apply_settings(
     actor = request.user
     if action == "org" and org_form.is_valid():
         org.name = org_form.cleaned_data["name"]
-        changed_url = org.api_url != org_form.cleaned_data["api_url"]
-        org.api_url = org_form.cleaned_data["api_url"]
+        new_url = org_form.cleaned_data["api_url"].rstrip("/")
+        changed_url = org.origin_change_needs_token(new_url)
+        org.api_url = new_url
         if changed_url:
-            org.token_generation += 1  # cached answers came from the old origin
+            org.set_token(org_form.cleaned_data["token"])  # also retires cached answers
         org.save()
+        org.refresh_from_db()
         AuditEntry.record(
             org, AuditEntry.Action.ORG_CHANGED, actor=actor, api_url_changed=changed_url
         )
+        if changed_url:
+            AuditEntry.record(org, AuditEntry.Action.TOKEN_CHANGED, actor=actor)
         messages.success(request, "Organization saved.")
         return True
     if action == "token" and token_form.is_valid():
@@ -202,9 +223,11 @@ def _apply_settings(
         messages.success(request, f"{username} is now a {member_form.cleaned_data['role']}.")
         return True
     if action in ("role", "remove"):
-        target = get_object_or_404(
-            Membership, pk=request.POST.get("membership", 0) or 0, organization=org
-        )
+        try:
+            target_id = int(request.POST.get("membership", ""))
+        except ValueError:
+            raise Http404("No such member.") from None
+        target = get_object_or_404(Membership, pk=target_id, organization=org)
         if target.pk == membership.pk:
             messages.error(request, "You cannot change or remove your own membership.")
             return True

@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import render
-from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
@@ -20,11 +19,6 @@ from reviewer.views.common import HtmxHttpRequest, member_view
 from reviewer.views.events import Place
 
 COMPARE_OPTIONS = 100
-
-
-def _member_place(membership: Membership, session_id: str, sync: TimelineSync) -> Place:
-    base = reverse("session-detail", args=[session_id])
-    return Place(membership.organization, sync, session_id, base)
 
 
 @require_GET
@@ -46,7 +40,7 @@ def session_attribution(request: HtmxHttpRequest, session_id: str) -> HttpRespon
         "sync": sync,
         "broker_down": broker_down,
         "summary": attribution.summary_for(org, session, sync),
-        "place": _member_place(membership, session.id, sync),
+        "place": Place.for_member(membership.organization, session.id, sync),
     }
     if request.htmx:
         response = render(request, "attribution/session.html#body", context)
@@ -186,7 +180,7 @@ def _side(membership: Membership, key: str, session_id: str) -> Side:
         session=session,
         summary=attribution.summary_for(org, session, sync),
         sync=sync,
-        place=_member_place(membership, session.id, sync),
+        place=Place.for_member(membership.organization, session.id, sync),
     )
 
 

@@ -7,6 +7,7 @@ each view resolves *where* it is (organization, store, URL base) and then calls 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +15,9 @@ from typing import Any
 
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from reviewer import access, cache, rendering, timeline
@@ -36,15 +39,16 @@ class Place:
     base: str  # URL prefix for this session's timeline routes, ending with "/"
     shared: bool = False
 
+    @classmethod
+    def for_member(cls, org: Organization, session_id: str, sync: TimelineSync) -> Place:
+        return cls(org, sync, session_id, reverse("session-detail", args=[session_id]))
 
-def _member_place(request: HtmxHttpRequest, session_id: str) -> tuple[Membership, Place]:
+
+def _member_place(request: HtmxHttpRequest, session_id: str) -> tuple[Session, Place]:
     membership = access.get_membership(request)
     session = access.get_session_for_member(membership, session_id).value
-    sync = timeline.find_sync(membership.organization, session.id)
-    if sync is None:
-        sync = timeline.get_sync(membership.organization, session.id)
-    base = reverse("session-detail", args=[session.id])
-    return membership, Place(membership.organization, sync, session.id, base)
+    sync = timeline.get_sync(membership.organization, session.id)
+    return session, Place.for_member(membership.organization, session.id, sync)
 
 
 def _window(place: Place, params: TimelineParams) -> tuple[timeline.Chunk, list[str]]:
@@ -74,25 +78,40 @@ def _window(place: Place, params: TimelineParams) -> tuple[timeline.Chunk, list[
 def chunk_context(place: Place, params: TimelineParams, start: Any) -> dict[str, Any]:
     window, notices = _window(place, params)
     fragment = place.base + "timeline/"
+    more = window.has_more and bool(window.events)
+    earlier = window.has_earlier and bool(window.events)
     return {
         "place": place,
         "events": rendering.present(window.events, start),
         "chunk": window,
         "params": params,
         "notices": notices,
-        "next_url": f"{fragment}?{params.query(after=window.last_id)}"
-        if window.has_more and window.events
-        else "",
-        "earlier_url": f"{fragment}?{params.query(before=window.first_id)}"
-        if window.has_earlier and window.events
-        else "",
-        "page_next_url": f"{place.base}?{params.query(after=window.last_id)}"
-        if window.has_more and window.events
-        else "",
+        "next_url": f"{fragment}?{params.query(after=window.last_id)}" if more else "",
+        "earlier_url": f"{fragment}?{params.query(before=window.first_id)}" if earlier else "",
+        "page_next_url": f"{place.base}?{params.query(after=window.last_id)}" if more else "",
         "page_earlier_url": f"{place.base}?{params.query(before=window.first_id)}"
-        if window.has_earlier and window.events
+        if earlier
         else "",
     }
+
+
+def cached_chunk(place: Place, params: TimelineParams, start: Any) -> dict[str, Any]:
+    """The rendered chunk (HTML and its first event id), cached until the store changes.
+
+    Rendering events (markdown, highlighting, diffs) is the costly part of a timeline view;
+    the same chunk is asked for again by every reviewer who scrolls past it.
+    """
+    position = params.query(after=params.after, before=params.before, at=params.at)
+    digest = hashlib.sha256(f"{place.base}|{position}|{start}".encode()).hexdigest()[:20]
+
+    def compute() -> dict[str, Any]:
+        context = chunk_context(place, params, start)
+        html = render_to_string("sessions/timeline.html#chunk", context)
+        return {"html": html, "first_id": context["chunk"].first_id}
+
+    return cache.get_derived(
+        place.org, place.session_id, f"chunk-{digest}", timeline.store_version(place.sync), compute
+    )
 
 
 def _start_of(session: Session | None, sync: TimelineSync) -> Any:
@@ -114,8 +133,10 @@ def timeline_context(
 ) -> dict[str, Any]:
     """Everything the timeline section of a session page needs."""
     org = sync.organization
-    place = Place(
-        org, sync, session.id, base or reverse("session-detail", args=[session.id]), shared
+    place = (
+        Place(org, sync, session.id, base, shared)
+        if base
+        else Place.for_member(org, session.id, sync)
     )
     version = timeline.store_version(sync)
     counts, failures = (
@@ -132,8 +153,12 @@ def timeline_context(
         if sync.events_stored
         else ({}, 0)
     )
+    chunk = cached_chunk(place, params, _start_of(session, sync))
     return {
-        **chunk_context(place, params, _start_of(session, sync)),
+        "place": place,
+        "params": params,
+        "chunk_html": mark_safe(chunk["html"]),  # noqa: S308 - rendered by our own template
+        "chunk_first_id": chunk["first_id"],
         "store_version": version,
         "kind_counts": counts,
         "kind_labels": rendering.KIND_LABELS,
@@ -141,23 +166,18 @@ def timeline_context(
         "match_count": timeline.count_matching(sync, params.filter)
         if params.filter.active
         else None,
-        "failure_count": timeline.count_matching(sync, timeline.TimelineFilter(failures_only=True))
-        if sync.events_stored
-        else 0,
+        "failure_count": failures,
     }
 
 
 def render_chunk(request: HtmxHttpRequest, place: Place, session: Session | None) -> HttpResponse:
     params = parse_timeline_params(request.GET)
-    context = chunk_context(place, params, _start_of(session, place.sync))
-    if not request.htmx:
-        context["standalone"] = True
-    return render(request, "sessions/timeline.html#chunk", context)
+    chunk = cached_chunk(place, params, _start_of(session, place.sync))
+    return HttpResponse(chunk["html"])
 
 
-def render_event(request: HtmxHttpRequest, place: Place) -> HttpResponse:
+def render_event(request: HtmxHttpRequest, place: Place, event_id: str) -> HttpResponse:
     """One event in full, with no truncation (the 'show all' of a long payload)."""
-    event_id = request.resolver_match.kwargs["event_id"] if request.resolver_match else ""
     access.check_session_id(event_id)
     row = StoredEvent.objects.for_sync(place.sync).filter(event_id=event_id).first()
     if row is None:
@@ -168,8 +188,7 @@ def render_event(request: HtmxHttpRequest, place: Place) -> HttpResponse:
     return render(request, template, {"event": event, "place": place, "full": True})
 
 
-def render_followups(request: HtmxHttpRequest, place: Place) -> HttpResponse:
-    event_id = request.resolver_match.kwargs["event_id"] if request.resolver_match else ""
+def render_followups(request: HtmxHttpRequest, place: Place, event_id: str) -> HttpResponse:
     access.check_session_id(event_id)
     seq = timeline.seq_of(place.sync, event_id)
     if seq is None:
@@ -188,8 +207,7 @@ def render_followups(request: HtmxHttpRequest, place: Place) -> HttpResponse:
 @member_view
 def session_timeline(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     """An HTML fragment of events after (or before) a cursor, filtered as the URL says."""
-    membership, place = _member_place(request, session_id)
-    session = access.get_session_for_member(membership, session_id).value
+    session, place = _member_place(request, session_id)
     return render_chunk(request, place, session)
 
 
@@ -197,14 +215,14 @@ def session_timeline(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
 @member_view
 def event_detail(request: HtmxHttpRequest, session_id: str, event_id: str) -> HttpResponse:
     _, place = _member_place(request, session_id)
-    return render_event(request, place)
+    return render_event(request, place, event_id)
 
 
 @require_GET
 @member_view
 def event_followups(request: HtmxHttpRequest, session_id: str, event_id: str) -> HttpResponse:
     _, place = _member_place(request, session_id)
-    return render_followups(request, place)
+    return render_followups(request, place, event_id)
 
 
 @require_GET
@@ -227,10 +245,6 @@ def jump(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     return redirect(f"{place.base}?at={target.event_id}#event-{target.event_id}")
 
 
-def _export_events(place: Place) -> Iterator[str]:
-    yield from timeline.iter_raw(place.sync)
-
-
 @require_GET
 @member_view
 def export_json(request: HtmxHttpRequest, session_id: str) -> StreamingHttpResponse:
@@ -240,7 +254,7 @@ def export_json(request: HtmxHttpRequest, session_id: str) -> StreamingHttpRespo
     def body() -> Iterator[str]:
         yield '{"sessionId":' + json.dumps(place.session_id) + ',"events":['
         first = True
-        for raw in _export_events(place):
+        for raw in timeline.iter_raw(place.sync):
             yield raw if first else "," + raw
             first = False
         yield "]}\n"
@@ -256,7 +270,7 @@ def export_ndjson(request: HtmxHttpRequest, session_id: str) -> StreamingHttpRes
     """The stored timeline as newline-delimited JSON, one event a line, streamed."""
     _, place = _member_place(request, session_id)
     response = StreamingHttpResponse(
-        (raw + "\n" for raw in _export_events(place)), content_type="application/x-ndjson"
+        (raw + "\n" for raw in timeline.iter_raw(place.sync)), content_type="application/x-ndjson"
     )
     response["Content-Disposition"] = f'attachment; filename="session-{place.session_id}.ndjson"'
     return response

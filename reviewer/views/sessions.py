@@ -113,8 +113,8 @@ def prefetch_all(request: HtmxHttpRequest) -> HttpResponse:
     if failed:
         messages.error(
             request,
-            "The background worker's queue cannot be reached, so nothing was queued. "
-            "Stored timelines are still available.",
+            f"Queued {queued} session(s); {failed} could not be queued because the background "
+            "worker's queue cannot be reached. Stored timelines are still available.",
         )
     else:
         messages.success(request, f"Queued {queued} session(s) for prefetch.")
@@ -138,6 +138,7 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     context = {
         "session": session,
         "session_id": session.id,
+        "shown": sync.events_stored,
         "stale": fetched.stale,
         "sync": sync,
         "broker_down": broker_down,
@@ -163,9 +164,12 @@ def session_progress(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     sync = timeline.find_sync(membership.organization, session_id)
     if sync is None:
         return HttpResponseStopPolling()
-    response = render(
-        request, "sessions/detail.html#progress", {"sync": sync, "session_id": session_id}
-    )
+    try:
+        shown = max(0, int(request.GET.get("shown", "")))
+    except ValueError:
+        shown = sync.events_stored
+    context = {"sync": sync, "session_id": session_id, "shown": shown}
+    response = render(request, "sessions/detail.html#progress", context)
     if not sync.is_active:
         response.status_code = HttpResponseStopPolling.status_code
     return response

@@ -160,10 +160,15 @@ def shared_session(request: HtmxHttpRequest, token: str) -> HttpResponse:
         link, session, place = _resolve_share(token)
     except ShareUnavailable:
         return _gone(request)
-    link.record_view()
-    AuditEntry.record(
-        link.organization, AuditEntry.Action.SHARE_VIEWED, session_id=link.session_id, link=link.pk
-    )
+    if not request.GET:
+        # Opening the link counts as a view; filtering or paging within the page does not.
+        link.record_view()
+        AuditEntry.record(
+            link.organization,
+            AuditEntry.Action.SHARE_VIEWED,
+            session_id=link.session_id,
+            link=link.pk,
+        )
     params = parse_timeline_params(request.GET)
     context = {
         "session": session,
@@ -194,7 +199,7 @@ def shared_event(request: HtmxHttpRequest, token: str, event_id: str) -> HttpRes
         _, _, place = _resolve_share(token)
     except ShareUnavailable:
         return _gone(request)
-    return _shared_response(render_event(request, place))
+    return _shared_response(render_event(request, place, event_id))
 
 
 @require_GET
@@ -204,4 +209,4 @@ def shared_followups(request: HtmxHttpRequest, token: str, event_id: str) -> Htt
         _, _, place = _resolve_share(token)
     except ShareUnavailable:
         return _gone(request)
-    return _shared_response(render_followups(request, place))
+    return _shared_response(render_followups(request, place, event_id))

@@ -110,7 +110,7 @@
     var root = document.querySelector("[data-timeline-base]");
     if (!root) return;
     var id = hash.slice("#event-".length);
-    if (!/^[A-Za-z0-9_-]{1,100}$/.test(id)) return;
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/.test(id)) return;
     location.replace(root.dataset.timelineBase + "?at=" + encodeURIComponent(id) + hash);
   }
   window.addEventListener("hashchange", followHash);

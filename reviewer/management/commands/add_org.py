@@ -40,6 +40,8 @@ class Command(BaseCommand):
             org = Organization(slug=slug, name=opts["name"] or slug)
         if opts["name"]:
             org.name = opts["name"]
+        if opts["api_url"] and not token and org.origin_change_needs_token(opts["api_url"]):
+            raise CommandError("A new --api-url needs its --token too.")
         if opts["api_url"]:
             org.api_url = opts["api_url"].rstrip("/")
         if token:

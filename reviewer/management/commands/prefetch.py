@@ -23,7 +23,7 @@ class Command(BaseCommand):
         if org is None:
             raise CommandError(f"No organization with slug {opts['org']!r}.")
         ids = list(opts["session_ids"])
-        client = promptster.client_for(org, retries=4)
+        client = promptster.client_for(org, retries=4, background=True)
         try:
             if opts["all"]:
                 ids += [s.id for s in _all_sessions(client) if s.id not in ids]

@@ -1,0 +1,1 @@
+"""`make bench`: measure the product end to end on real processes (see README, "Benchmarks")."""

@@ -1,0 +1,214 @@
+"""Bring up the whole product for a benchmark run: sandbox API, database, web server, worker."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+import requests
+
+from bench import db, store
+from bench.http import ACCESS_LOG_FORMAT, AccessLog, Site
+from bench.procs import HOST, BenchError, Proc, Stack, free_port, wait_http, wait_log
+
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+ORG = "acme"
+ORG_TOKEN = "psk_live_sandbox_acme"  # the sandbox's token for its "Acme Corp" organization
+USERNAME = "bench"
+SANDBOX_LATENCY_MS = 50
+GUNICORN_WORKERS = 2
+GUNICORN_THREADS = 4
+_SESSION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+
+
+@dataclass
+class Running:
+    """Everything a figure needs to reach the running product."""
+
+    stack: Stack
+    database: db.Database
+    site: Site
+    web_url: str
+    api_url: str
+    big_session_id: str
+    worker: Proc
+    redis: redis.Redis
+    tmp: Path
+
+    # --- the sandbox API ------------------------------------------------------------------
+
+    def upstream_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {ORG_TOKEN}", "Accept": "application/json"}
+
+    def reset_upstream_stats(self) -> None:
+        requests.post(self.api_url + "/_sandbox/reset-stats", timeout=5).raise_for_status()
+
+    def upstream_stats(self) -> dict[str, Any]:
+        response = requests.get(self.api_url + "/_sandbox/stats", timeout=5)
+        response.raise_for_status()
+        return dict(response.json())
+
+    # --- the cache and the store --------------------------------------------------------------
+
+    def flush_cache(self) -> int:
+        """Delete the product's cache keys only: the Celery broker shares this Redis database."""
+        keys = list(self.redis.scan_iter(match="reviewer:*", count=1000))
+        if keys:
+            self.redis.delete(*keys)
+        return len(keys)
+
+    def purge_store(self, session_id: str) -> int:
+        """Empty a session's local store through Django; returns the events removed."""
+        if not _SESSION_ID_RE.match(session_id):
+            raise BenchError(f"not a session id: {session_id!r}")
+        output = self.stack.run("purge", manage(*store.purge_command(ORG, session_id)))
+        return int(store.parse(output)["purged"])
+
+
+def manage(*args: str) -> list[str]:
+    return [sys.executable, "manage.py", *args]
+
+
+def _environment(tmp: Path, database: db.Database) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "REVIEWER_VAR_DIR": str(tmp / "var"),
+            "DATABASE_URL": database.url,
+            "REDIS_URL": REDIS_URL,
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "DEBUG": "0",
+            "DJANGO_SETTINGS_MODULE": "reviewer.settings",
+            "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def _start_sandbox(stack: Stack) -> tuple[str, str]:
+    port = free_port()
+    proc = stack.start(
+        "sandbox",
+        manage(
+            "sandbox_api",
+            "--port",
+            str(port),
+            "--seed",
+            "1",
+            "--latency-ms",
+            str(SANDBOX_LATENCY_MS),
+            "--rate-limit",
+            "0",
+        ),
+    )
+    url = f"http://{HOST}:{port}"
+    wait_http(proc, url + "/_sandbox/info", timeout=60)
+    info = requests.get(url + "/_sandbox/info", timeout=10).json()
+    big = info.get("bigSessionId")
+    if not isinstance(big, str) or not _SESSION_ID_RE.match(big):
+        raise BenchError(f"the sandbox's /_sandbox/info has no bigSessionId: {info!r}")
+    return url, big
+
+
+def _prepare_database(stack: Stack, api_url: str, password: str) -> None:
+    stack.run("migrate", manage("migrate", "--noinput"), timeout=180)
+    stack.run(
+        "add_org",
+        manage("add_org", ORG, "--name", "Acme", "--api-url", api_url, "--token", ORG_TOKEN),
+    )
+    stack.run(
+        "add_member",
+        manage("add_member", USERNAME, "--org", ORG, "--role", "admin", "--password", password),
+    )
+
+
+def _start_web(stack: Stack, tmp: Path) -> tuple[str, AccessLog]:
+    port = free_port()
+    access_log = tmp / "logs" / "access.log"
+    proc = stack.start(
+        "gunicorn",
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "reviewer.wsgi",
+            "--bind",
+            f"{HOST}:{port}",
+            "--workers",
+            str(GUNICORN_WORKERS),
+            "--threads",
+            str(GUNICORN_THREADS),
+            "--access-logfile",
+            str(access_log),
+            "--access-logformat",
+            ACCESS_LOG_FORMAT,
+            "--log-level",
+            "warning",
+        ],
+    )
+    url = f"http://{HOST}:{port}"
+    wait_http(proc, url + "/accounts/login/", timeout=60)
+    return url, AccessLog(access_log)
+
+
+def _start_worker(stack: Stack) -> Proc:
+    proc = stack.start(
+        "celery-worker",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "reviewer",
+            "worker",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"bench-{secrets.token_hex(3)}@%h",
+        ],
+    )
+    wait_log(proc, " ready.", timeout=90)
+    return proc
+
+
+def start(stack: Stack, tmp: Path, database: db.Database) -> Running:
+    """Start every process and log in; `stack.stop()` undoes it (the caller's `finally`)."""
+    cache = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
+    try:
+        cache.flushdb()  # db 14 belongs to the benchmark
+    except redis.RedisError as exc:
+        raise BenchError(f"Redis at {REDIS_URL} is not usable: {exc}") from None
+    api_url, big = _start_sandbox(stack)
+    password = secrets.token_urlsafe(12)
+    _prepare_database(stack, api_url, password)
+    web_url, access_log = _start_web(stack, tmp)
+    worker = _start_worker(stack)
+    site = Site(web_url, access_log)
+    site.login(USERNAME, password)
+    return Running(stack, database, site, web_url, api_url, big, worker, cache, tmp)
+
+
+def clear_redis() -> None:
+    """Leave database 14 empty, as a run found it (cache entries and broker keys)."""
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=5).flushdb()
+    except redis.RedisError as exc:
+        print(f"warning: could not flush {REDIS_URL}: {exc}")
+
+
+def new_stack(tmp: Path, database: db.Database) -> Stack:
+    logs = tmp / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    (tmp / "var").mkdir(parents=True, exist_ok=True)
+    return Stack(logs, _environment(tmp, database))
