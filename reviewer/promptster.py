@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -121,6 +121,11 @@ def _as_float(value: Any) -> float | None:
 def parse_ts(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
+    try:
+        parsed = datetime.fromisoformat(value)  # fast path: the documented ISO-8601 form
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except ValueError:
+        pass
     try:
         return parse_datetime(value.replace("Z", "+00:00") if value.endswith("Z") else value)
     except ValueError:

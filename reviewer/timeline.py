@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -148,28 +150,29 @@ def _text(value: str, limit: int) -> str:
     return value.replace("\x00", "")[:limit]
 
 
-def to_row(sync: TimelineSync, seq: int, event: dict[str, Any]) -> StoredEvent:
-    kind = _text(event["kind"], 60) if isinstance(event.get("kind"), str) else "unknown"
+def to_values(sync_id: int, seq: int, event: dict[str, Any]) -> dict[str, Any]:
+    """The store columns of one upstream event (by attribute name)."""
+    kind = _text(event["kind"], 60) if isinstance(event.get("kind"), str) else ""
     data = event_data(event)
     prov = read_provenance(event)
     added, removed = line_counts(kind, data)
     path = data.get("path")
-    return StoredEvent(
-        sync=sync,
-        seq=seq,
-        event_id=_text(event["id"], 100),
-        kind=kind or "unknown",
-        ts=promptster.parse_ts(event.get("ts")),
-        attribution=prov.attribution,
-        confidence=prov.confidence,
-        observability=prov.observability,
-        path=_text(path, 500) if isinstance(path, str) else "",
-        lines_added=added,
-        lines_removed=removed,
-        failed=_is_failure(kind, data),
-        search_text=_text(_search_text(data), SEARCH_TEXT_LIMIT),
-        raw=json.dumps(event, separators=(",", ":"), ensure_ascii=False),
-    )
+    return {
+        "sync_id": sync_id,
+        "seq": seq,
+        "event_id": _text(event["id"], 100),
+        "kind": kind or "unknown",
+        "ts": promptster.parse_ts(event.get("ts")),
+        "attribution": prov.attribution,
+        "confidence": prov.confidence,
+        "observability": prov.observability,
+        "path": _text(path, 500) if isinstance(path, str) else "",
+        "lines_added": added,
+        "lines_removed": removed,
+        "failed": _is_failure(kind, data),
+        "search_text": _text(_search_text(data), SEARCH_TEXT_LIMIT),
+        "raw": json.dumps(event, separators=(",", ":"), ensure_ascii=False),
+    }
 
 
 # --- prefetch ---------------------------------------------------------------------------------
@@ -219,6 +222,67 @@ class LeaseLost(Exception):
     """Another worker took over this session (our lease expired): stop quietly."""
 
 
+_COPY_FIELDS = [f for f in StoredEvent._meta.concrete_fields if not f.primary_key]
+
+
+def _insert(rows: list[dict[str, Any]]) -> None:
+    """Insert rows (column values by attribute name) in bulk: COPY on PostgreSQL, several
+    times faster than INSERT for large JSON text."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        StoredEvent.objects.bulk_create([StoredEvent(**row) for row in rows], batch_size=500)
+        return
+    table = connection.ops.quote_name(StoredEvent._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in _COPY_FIELDS)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(
+            f"COPY {table} ({columns}) FROM STDIN"  # noqa: S608 - names come from the model
+        ) as copy,
+    ):
+        for row in rows:
+            copy.write_row([row[f.attname] for f in _COPY_FIELDS])
+
+
+def _read_ahead(pages: Iterator[promptster.TimelinePage]) -> Iterator[promptster.TimelinePage]:
+    """Fetch the next page while the current one is being written (the API is sequential,
+    but our writes need not wait for it)."""
+    slot: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def offer(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                slot.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def pump() -> None:
+        try:
+            for page in pages:
+                if not offer(("page", page)):
+                    return
+            offer(("end", None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            offer(("error", exc))
+
+    worker = threading.Thread(target=pump, name="timeline-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = slot.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+
+
 def _unique(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The events in order, each id once (an upstream page may repeat one)."""
     seen: set[str] = set()
@@ -247,8 +311,8 @@ def _store_page(sync: TimelineSync, token: str, events: list[dict[str, Any]]) ->
             ).values_list("event_id", flat=True)
         )
         fresh = [e for e in unique if e["id"] not in existing]
-        rows = [to_row(sync, current.last_seq + 1 + i, e) for i, e in enumerate(fresh)]
-        StoredEvent.objects.bulk_create(rows, batch_size=500)
+        rows = [to_values(sync.pk, current.last_seq + 1 + i, e) for i, e in enumerate(fresh)]
+        _insert(rows)
         last_id = events[-1]["id"] if events else current.last_event_id
         TimelineSync.objects.filter(pk=sync.pk).update(
             last_seq=current.last_seq + len(rows),
@@ -285,9 +349,9 @@ def _rebuild(sync: TimelineSync, token: str, client: promptster.Client, page_siz
             rows = []
             for event in events:
                 if event["id"] not in stored:
-                    rows.append(to_row(sync, position, event))
+                    rows.append(to_values(sync.pk, position, event))
                     position += 1
-            StoredEvent.objects.bulk_create(rows, batch_size=500)
+            _insert(rows)
             last_id = page.last_id or last_id
         TimelineSync.objects.filter(pk=sync.pk).update(
             events_stored=position,
@@ -348,7 +412,7 @@ def prefetch(
             return PrefetchResult("up-to-date", sync.events_stored)
 
         after = sync.last_event_id or None
-        for page in client.iter_timeline(session_id, after=after, limit=page_size):
+        for page in _read_ahead(client.iter_timeline(session_id, after=after, limit=page_size)):
             if page.events:
                 _store_page(sync, token, page.events)
             pages += 1

@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from reviewer import access, attribution, cache, promptster, tasks, timeline
 from reviewer.forms import PAGE_SIZES, parse_list_params, parse_timeline_params
-from reviewer.models import ShareLink
+from reviewer.models import Organization, ShareLink
+from reviewer.rendering import visible_controls
+from reviewer.templatetags.reviewer_tags import duration
 from reviewer.views.common import HtmxHttpRequest, member_view
 from reviewer.views.events import timeline_context
 
 KNOWN_TOOLS = ("claude-code", "cursor", "codex", "shell")
 PREFETCH_ALL_LIMIT = 500
+
+
+_upstream_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="upstream")
+
+
+def _assessments(org: Organization) -> list[promptster.Assessment]:
+    """Without assessments the filter falls back to a free-text id; the list says what failed."""
+    try:
+        return cache.get_assessments(org).value
+    except promptster.PromptsterError:
+        return []
 
 
 @require_GET
@@ -33,9 +52,12 @@ def session_list(request: HtmxHttpRequest) -> HttpResponse:
     membership = access.get_membership(request)
     org = membership.organization
     params = parse_list_params(request.GET)
+    # The filter's assessment names come from a second upstream call: ask for both at once.
+    assessments_future = _upstream_pool.submit(_assessments, org)
     error = ""
     page = None
     stale = False
+    fetched_at = 0.0
     try:
         fetched = cache.get_session_list(
             org,
@@ -44,13 +66,10 @@ def session_list(request: HtmxHttpRequest) -> HttpResponse:
             limit=params.limit,
             offset=params.offset,
         )
-        page, stale = fetched.value, fetched.stale
+        page, stale, fetched_at = fetched.value, fetched.stale, fetched.fetched_at
     except promptster.PromptsterError as exc:
         error = exc.user_message
-    assessments: list[promptster.Assessment] = []
-    # Without assessments the filter falls back to a free-text id; the list says what failed.
-    with contextlib.suppress(promptster.PromptsterError):
-        assessments = cache.get_assessments(org).value
+    assessments = assessments_future.result()
     syncs = {}
     if page is not None:
         syncs = {
@@ -59,13 +78,14 @@ def session_list(request: HtmxHttpRequest) -> HttpResponse:
                 session_id__in=[s.id for s in page.sessions]
             )
         }
+    titles = {a.id: a.title for a in assessments}
     context = {
         "params": params,
         "page": page,
+        "rows_html": _rows_html(org, page, fetched_at, syncs, titles) if page else "",
         "error": error,
         "stale": stale,
         "assessments": assessments,
-        "assessment_titles": {a.id: a.title for a in assessments},
         "tools": KNOWN_TOOLS,
         "page_sizes": PAGE_SIZES,
         "syncs": syncs,
@@ -80,6 +100,83 @@ def session_list(request: HtmxHttpRequest) -> HttpResponse:
     }
     template = "sessions/list.html#results" if request.htmx else "sessions/list.html"
     return render(request, template, context)
+
+
+def _progress(sync: timeline.TimelineSync) -> tuple[object, ...]:
+    return (sync.state, sync.events_stored, sync.expected_events, sync.complete)
+
+
+def _rows_html(
+    org: Organization,
+    page: promptster.SessionPage,
+    fetched_at: float,
+    syncs: dict[str, timeline.TimelineSync],
+    titles: dict[str, str],
+) -> SafeString:
+    """The table rows, rendered once per distinct content (upstream answer + local state)."""
+    state = [(s.id, *_progress(syncs[s.id])) if s.id in syncs else (s.id,) for s in page.sessions]
+    used = sorted({(s.assessment_id, titles.get(s.assessment_id, "")) for s in page.sessions})
+    digest = hashlib.sha256(repr((fetched_at, state, used)).encode()).hexdigest()[:24]
+
+    def render_rows() -> str:
+        rows = [_row(s, syncs.get(s.id), titles) for s in page.sessions]
+        return render_to_string("sessions/list.html#rows", {"rows": rows})
+
+    html = cache.get_derived(org, "list", f"rows-{digest}", "1", render_rows)
+    return mark_safe(html)  # noqa: S308 - rendered by our own template, escaped there
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """One list row, formatted once in Python: the list is the most viewed page."""
+
+    id: str
+    short_id: str
+    url: str
+    candidate: str
+    assessment: str
+    tool: str
+    started_iso: str
+    started_title: str
+    started_label: str
+    running: bool
+    duration: str
+    events: int
+    decisions: int
+    ai_pct: int | None
+    stored: str
+    stored_known: bool
+
+
+def _row(
+    session: promptster.Session, sync: timeline.TimelineSync | None, titles: dict[str, str]
+) -> SessionRow:
+    started = session.started_at
+    assessment = titles.get(session.assessment_id, session.assessment_id)
+    if sync is None:
+        stored = "—"
+    elif sync.complete:
+        stored = "stored"
+    else:
+        stored = sync.get_state_display() + (f" {sync.percent}%" if sync.expected_events else "")
+    return SessionRow(
+        id=session.id,
+        short_id=session.short_id,
+        url=f"{reverse('session-list')}{quote(session.id, safe='')}/",
+        candidate=visible_controls(session.candidate_name) or "—",
+        assessment=Truncator(assessment).chars(40),
+        tool=visible_controls(session.source_label),
+        started_iso=started.isoformat() if started else "",
+        started_title=f"{started:%Y-%m-%d %H:%M:%S} UTC" if started else "",
+        started_label=f"{started:%b} {started.day}, {started:%H:%M}" if started else "",
+        running=session.is_running,
+        duration=duration(session.duration) or "—",
+        events=session.event_count,
+        decisions=session.decision_count,
+        ai_pct=None if session.ai_pct is None else round(session.ai_pct),
+        stored=stored,
+        stored_known=sync is not None and sync.complete is False,
+    )
 
 
 @require_POST
