@@ -22,6 +22,7 @@ upstream later shows at once without recomputing anything.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -48,6 +49,8 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
 
 from reviewer import cache, charts, promptster, rendering, timeline
 from reviewer.models import Organization, StoredEvent, TimelineSync
@@ -642,6 +645,39 @@ def summary_for(
         expected_events=max(expected, summary.total_events) if expected else None,
         session_running=session.is_running,
     )
+
+
+def summary_html(
+    org: Organization,
+    session: promptster.Session,
+    sync: TimelineSync | None,
+    place: Any,
+    *,
+    full: bool = False,
+) -> SafeString:
+    """The sidebar panel (or, `full`, the attribution page's body), rendered once per summary
+    and place: its charts are the costly part of a session page."""
+    summary = summary_for(org, session, sync)
+    template = "attribution/_summary.html" if full else "attribution/panel.html"
+    context = {"summary": summary, "session": session, "place": place, "compact": not full}
+    if summary is None or sync is None:
+        return mark_safe(render_to_string(template, context))  # noqa: S308
+    key = repr(
+        (
+            template,
+            _version(sync, session),
+            session.ai_pct,
+            summary.expected_events,
+            session.is_running,
+            place.base,
+            place.shared,
+        )
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+    html = cache.get_derived(
+        org, session.id, f"summary-html-{digest}", "1", lambda: render_to_string(template, context)
+    )
+    return mark_safe(html)  # noqa: S308 - rendered by our own templates, escaped there
 
 
 # --- the cohort ---------------------------------------------------------------------------------

@@ -119,6 +119,11 @@ def _cached_call(
         if waited is not None:
             return waited
     try:
+        if locked:
+            # A peer may have stored a value between our first read and taking the lock.
+            entry = _safe_get(key)
+            if _entry_is_valid(entry) and time.time() - entry["at"] < entry["ttl"]:
+                return Fetched(entry["payload"], fetched_at=entry["at"], from_cache=True)
         try:
             payload = fetch()
         except (*promptster.TRANSIENT, promptster.BadResponse):

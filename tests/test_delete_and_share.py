@@ -308,3 +308,14 @@ def test_bad_member_ids_in_settings_are_404_not_500(as_alice) -> None:
         "/org/settings/", {"action": "role", "membership": "abc", "role": "viewer"}
     )
     assert response.status_code == 404
+
+
+def test_only_opening_a_share_link_counts_as_a_view(as_bob, victim) -> None:
+    url = share(as_bob, victim).replace("http://testserver", "")
+    visitor = Client()
+    visitor.get(url)
+    visitor.get(url + "?kind=prompt")
+    visitor.get(url + "timeline/")
+    link = ShareLink.objects.get()
+    assert link.view_count == 1
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.SHARE_VIEWED).count() == 1

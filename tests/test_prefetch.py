@@ -193,3 +193,15 @@ def test_the_task_runs_on_a_real_worker(org_a, sandbox, mid_session) -> None:
             time.sleep(0.2)
     assert sync.complete
     assert stored_ids(org_a, mid_session["id"]) == upstream_ids(sandbox, mid_session["id"])
+
+
+def test_a_lost_queue_message_is_asked_again_after_a_while(org_a, acme_sessions) -> None:
+    sync = timeline.get_sync(org_a, acme_sessions[5]["id"])
+    TimelineSync.objects.filter(pk=sync.pk).update(state="queued", queued_at=timezone.now())
+    sync.refresh_from_db()
+    assert not timeline.needs_sync(sync)
+    TimelineSync.objects.filter(pk=sync.pk).update(
+        queued_at=timezone.now() - timeline.QUEUE_PATIENCE - timedelta(seconds=1)
+    )
+    sync.refresh_from_db()
+    assert timeline.needs_sync(sync)

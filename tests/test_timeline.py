@@ -211,3 +211,29 @@ def test_progress_offers_the_events_stored_since_the_page_was_opened(as_carol, s
     assertContains(fresh, f"Show the {stored['eventCount']} stored events", status_code=286)
     same = as_carol.get(url + f"?shown={stored['eventCount']}", headers={"HX-Request": "true"})
     assertNotContains(same, "stored events</a>", status_code=286)
+
+
+def test_ids_with_dots_and_colons_page_correctly(as_carol, org_a, sandbox) -> None:
+    events = [
+        {
+            "id": f"evt.{i}:x",
+            "kind": "command",
+            "ts": f"2026-11-03T10:00:{i:02d}Z",
+            "data": {"command": f"echo {i}", "exitCode": 0},
+        }
+        for i in range(5)
+    ]
+    sid = sandbox.state.add_session(
+        ACME["id"],
+        {"startedAt": "2026-11-03T10:00:00Z", "endedAt": "2026-11-03T11:00:00Z"},
+        events,
+    )
+    timeline.prefetch(org_a, sid)
+    response = as_carol.get(f"/sessions/{sid}/timeline/?after=evt.1:x")
+    assert event_ids(response) == ["evt.2:x", "evt.3:x", "evt.4:x"]
+    assert as_carol.get(f"/sessions/{sid}/events/evt.3:x/").status_code == 200
+
+
+def test_upstream_403_for_a_session_looks_like_any_unknown_id(as_carol, sandbox, acme_sessions):
+    sandbox.inject("status", status=403, count=5, route="GET /v1/sessions/:id")
+    assert as_carol.get(f"/sessions/{acme_sessions[9]['id']}/").status_code == 404

@@ -40,8 +40,11 @@ def session_attribution(request: HtmxHttpRequest, session_id: str) -> HttpRespon
         "sync": sync,
         "broker_down": broker_down,
         "summary": attribution.summary_for(org, session, sync),
-        "place": Place.for_member(membership.organization, session.id, sync),
     }
+    place = Place.for_member(org, session.id, sync)
+    context["place"] = place
+    if context["summary"] is not None:
+        context["summary_html"] = attribution.summary_html(org, session, sync, place, full=True)
     if request.htmx:
         response = render(request, "attribution/session.html#body", context)
         if not sync.is_active:

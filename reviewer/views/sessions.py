@@ -23,7 +23,7 @@ from reviewer.models import Organization, ShareLink
 from reviewer.rendering import visible_controls
 from reviewer.templatetags.reviewer_tags import duration
 from reviewer.views.common import HtmxHttpRequest, member_view
-from reviewer.views.events import timeline_context
+from reviewer.views.events import Place, timeline_context
 
 KNOWN_TOOLS = ("claude-code", "cursor", "codex", "shell")
 PREFETCH_ALL_LIMIT = 500
@@ -244,7 +244,9 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
         .filter(session_id=session_id)
         .select_related("created_by")
         .order_by("-created_at"),
-        "summary": attribution.summary_for(org, session, sync),
+        "panel_html": attribution.summary_html(
+            org, session, sync, Place.for_member(org, session.id, sync)
+        ),
         **timeline_context(request, membership, session, sync, params),
     }
     if request.htmx and request.htmx.target == "timeline-section":

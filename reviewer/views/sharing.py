@@ -174,7 +174,7 @@ def shared_session(request: HtmxHttpRequest, token: str) -> HttpResponse:
         "session": session,
         "link": link,
         "sync": place.sync,
-        "summary": attribution.summary_for(link.organization, session, place.sync),
+        "panel_html": attribution.summary_html(link.organization, session, place.sync, place),
         **timeline_context(
             request, None, session, place.sync, params, base=place.base, shared=True
         ),
