@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET
 
 from reviewer import access, cache, rendering, timeline
 from reviewer.forms import TimelineParams, parse_timeline_params
-from reviewer.models import Membership, Organization, StoredEvent, TimelineSync
+from reviewer.models import Organization, StoredEvent, TimelineSync
 from reviewer.promptster import Session
 from reviewer.views.common import HtmxHttpRequest, member_view
 
@@ -114,30 +114,29 @@ def cached_chunk(place: Place, params: TimelineParams, start: Any) -> dict[str, 
     )
 
 
-def _start_of(session: Session | None, sync: TimelineSync) -> Any:
-    first = timeline.first_ts(sync)
+def _first_ts(place: Place) -> Any:
+    """The store's first timestamp, remembered until the store changes."""
+    if not place.sync.events_stored:
+        return None
+    return cache.get_derived(
+        place.org,
+        place.session_id,
+        "first-ts",
+        timeline.store_version(place.sync),
+        lambda: timeline.first_ts(place.sync),
+    )
+
+
+def _start_of(session: Session | None, place: Place) -> Any:
+    first = _first_ts(place)
     if session is not None and session.started_at and (first is None or session.started_at < first):
         return session.started_at
     return first
 
 
-def timeline_context(
-    request: HtmxHttpRequest,
-    membership: Membership | None,
-    session: Session,
-    sync: TimelineSync,
-    params: TimelineParams,
-    *,
-    base: str | None = None,
-    shared: bool = False,
-) -> dict[str, Any]:
+def timeline_context(place: Place, session: Session, params: TimelineParams) -> dict[str, Any]:
     """Everything the timeline section of a session page needs."""
-    org = sync.organization
-    place = (
-        Place(org, sync, session.id, base, shared)
-        if base
-        else Place.for_member(org, session.id, sync)
-    )
+    org, sync = place.org, place.sync
     version = timeline.store_version(sync)
     counts, failures = (
         cache.get_derived(
@@ -153,7 +152,7 @@ def timeline_context(
         if sync.events_stored
         else ({}, 0)
     )
-    chunk = cached_chunk(place, params, _start_of(session, sync))
+    chunk = cached_chunk(place, params, _start_of(session, place))
     return {
         "place": place,
         "params": params,
@@ -172,7 +171,7 @@ def timeline_context(
 
 def render_chunk(request: HtmxHttpRequest, place: Place, session: Session | None) -> HttpResponse:
     params = parse_timeline_params(request.GET)
-    chunk = cached_chunk(place, params, _start_of(session, place.sync))
+    chunk = cached_chunk(place, params, _start_of(session, place))
     return HttpResponse(chunk["html"])
 
 
@@ -182,7 +181,7 @@ def render_event(request: HtmxHttpRequest, place: Place, event_id: str) -> HttpR
     row = StoredEvent.objects.for_sync(place.sync).filter(event_id=event_id).first()
     if row is None:
         raise Http404("No such event in this session.")
-    start = timeline.first_ts(place.sync)
+    start = _first_ts(place)
     event = rendering.present([row], start)[0]
     template = "sessions/event.html#full" if request.htmx else "sessions/event.html"
     return render(request, template, {"event": event, "place": place, "full": True})
@@ -194,7 +193,7 @@ def render_followups(request: HtmxHttpRequest, place: Place, event_id: str) -> H
     if seq is None:
         raise Http404("No such event in this session.")
     rows = timeline.followups(place.sync, seq)
-    start = timeline.first_ts(place.sync)
+    start = _first_ts(place)
     context = {"events": rendering.present(rows, start), "place": place, "prompt_id": event_id}
     template = "sessions/followups.html#list" if request.htmx else "sessions/followups.html"
     return render(request, template, context)

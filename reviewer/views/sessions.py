@@ -232,6 +232,7 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
         broker_down = not tasks.enqueue_prefetch(org, session_id)
         sync.refresh_from_db()
     params = parse_timeline_params(request.GET)
+    place = Place.for_member(org, session.id, sync)
     context = {
         "session": session,
         "session_id": session.id,
@@ -244,10 +245,8 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
         .filter(session_id=session_id)
         .select_related("created_by")
         .order_by("-created_at"),
-        "panel_html": attribution.summary_html(
-            org, session, sync, Place.for_member(org, session.id, sync)
-        ),
-        **timeline_context(request, membership, session, sync, params),
+        "panel_html": attribution.summary_html(org, session, sync, place),
+        **timeline_context(place, session, params),
     }
     if request.htmx and request.htmx.target == "timeline-section":
         return render(request, "sessions/detail.html#timeline-section", context)

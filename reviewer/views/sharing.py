@@ -175,9 +175,7 @@ def shared_session(request: HtmxHttpRequest, token: str) -> HttpResponse:
         "link": link,
         "sync": place.sync,
         "panel_html": attribution.summary_html(link.organization, session, place.sync, place),
-        **timeline_context(
-            request, None, session, place.sync, params, base=place.base, shared=True
-        ),
+        **timeline_context(place, session, params),
     }
     return _shared_response(render(request, "shared/detail.html", context))
 

@@ -8,7 +8,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from reviewer import timeline
-from reviewer.models import StoredEvent
+from reviewer.models import ShareLink, StoredEvent
 from tests.conftest import ACME
 
 
@@ -93,11 +93,25 @@ def test_hostile_content_never_runs(page: Page, live_server, alice, org_a, sandb
     timeline.prefetch(org_a, hostile)
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    _, token = ShareLink.create(org=org_a, session_id=hostile, user=alice, hours=1)
+    hostile_session = next(s for s in sandbox.state.sessions_for(ACME["id"]) if s["id"] == hostile)
+    assessment = hostile_session["metadata"].get("assessmentId", "none")
     login("alice")
-    page.goto(f"{live_server.url}/sessions/?limit=100")
-    page.goto(f"{live_server.url}/sessions/{hostile}/")
-    expect(page.locator(".timeline > li.ev").first).to_be_visible()
-    page.goto(f"{live_server.url}/sessions/{hostile}/attribution/")
+    for path in (
+        "/sessions/?limit=100",
+        f"/sessions/{hostile}/",
+        f"/sessions/{hostile}/?kind=prompt",
+        f"/sessions/{hostile}/?kind=file_diff",
+        f"/sessions/{hostile}/attribution/",
+        f"/assessments/{assessment}/",
+        f"/compare/?a={hostile}&b={hostile}",
+    ):
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 200, path
+        page.wait_for_load_state("networkidle")
     shot("hostile")
+    response = page.goto(f"{live_server.url}/shared/{token}/")
+    assert response.status == 200
+    page.wait_for_load_state("networkidle")
     assert dialogs == []
     assert page.evaluate("() => window.__xss === undefined")
