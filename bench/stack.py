@@ -61,6 +61,14 @@ class Running:
         keys = list(self.redis.scan_iter(match="reviewer:*", count=1000))
         if keys:
             self.redis.delete(*keys)
+
+    def forget_rendered(self) -> None:
+        """Delete what was rendered or derived from the store (chunks, counts, summaries),
+        so the next view computes it again: the cold path after a store change."""
+        for pattern in ("*:chunk-*", "*:kind-counts:*", "*:first-ts:*", "*:summary*"):
+            keys = list(self.redis.scan_iter(match=f"reviewer:{pattern}", count=1000))
+            if keys:
+                self.redis.delete(*keys)
         return len(keys)
 
     def purge_store(self, session_id: str) -> int:

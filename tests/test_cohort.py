@@ -307,3 +307,20 @@ def test_one_session_chosen_offers_partners(as_alice: Client, cohort: dict) -> N
 def test_an_unknown_session_is_404(as_alice: Client, cohort: dict) -> None:
     missing = str(uuid.uuid4())
     assert as_alice.get("/compare/", {"a": cohort["ada"], "b": missing}).status_code == 404
+
+
+def test_opening_a_cohort_queues_the_timelines_its_statistics_lack(as_alice, org_a, sandbox):
+    from reviewer.models import TimelineSync
+    from tests.conftest import ACME
+
+    assessment = sandbox.state.assessments_for(ACME["id"])[0]["id"]
+    response = as_alice.get(f"/assessments/{assessment}/")
+    assert response.status_code == 200
+    ended = [
+        s["id"]
+        for s in sandbox.state.sessions_for(ACME["id"])
+        if s["metadata"].get("assessmentId") == assessment and s["endedAt"]
+    ]
+    queued = TimelineSync.objects.filter(session_id__in=ended, state="queued").count()
+    assert queued == len(ended)
+    assert f"Fetching {queued} timeline".encode() in response.content

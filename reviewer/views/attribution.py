@@ -122,7 +122,10 @@ def assessment_cohort(request: HtmxHttpRequest, assessment_id: str) -> HttpRespo
     membership = access.get_membership(request)
     sort, descending, notices = _sort_params(request.GET)
     cohort = attribution.cohort_for(membership.organization, assessment_id)
+    queued, broker_down = (0, False) if request.htmx else _fetch_missing(membership, cohort)
     context: dict[str, Any] = {
+        "queued": queued,
+        "broker_down": broker_down,
         "assessment_id": assessment_id,
         "title": _assessment_title(membership, assessment_id),
         "cohort": cohort,
@@ -136,6 +139,20 @@ def assessment_cohort(request: HtmxHttpRequest, assessment_id: str) -> HttpRespo
     if request.htmx:
         return render(request, "assessments/cohort.html#table", context)
     return render(request, "assessments/cohort.html", context)
+
+
+def _fetch_missing(membership: Membership, cohort: attribution.Cohort) -> tuple[int, bool]:
+    """Queue the timelines the cohort's statistics still lack; (queued, broker down)."""
+    org = membership.organization
+    queued = 0
+    for row in cohort.rows:
+        sync = row.sync or timeline.get_sync(org, row.session.id)
+        if row.session.is_running or not timeline.needs_sync(sync):
+            continue
+        if not tasks.enqueue_prefetch(org, row.session.id):
+            return queued, True
+        queued += 1
+    return queued, False
 
 
 class _Echo:
@@ -178,6 +195,9 @@ def _side(membership: Membership, key: str, session_id: str) -> Side:
     session = access.get_session_for_member(membership, session_id).value
     org = membership.organization
     sync = timeline.get_sync(org, session.id)
+    if timeline.needs_sync(sync):
+        tasks.enqueue_prefetch(org, session.id)  # the summary fills in as it is stored
+        sync.refresh_from_db()
     return Side(
         key=key,
         session=session,
