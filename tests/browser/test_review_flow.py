@@ -59,6 +59,9 @@ def test_read_a_big_timeline_scroll_filter_search_and_jump(
     events = page.locator(".timeline > li.ev")
     expect(events).to_have_count(200)
     shot("timeline")
+    page.emulate_media(color_scheme="dark")
+    shot("timeline-dark")
+    page.emulate_media(color_scheme="light")
 
     page.locator(".load-more").last.scroll_into_view_if_needed()
     expect(events).to_have_count(400)
