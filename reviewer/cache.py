@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 from django.core.cache import cache
@@ -191,12 +191,7 @@ def get_session_list(
         }
 
     result = _cached_call(key, fetch, lambda _payload: LIST_TTL)
-    return Fetched(
-        promptster.parse_session_page(result.value),
-        stale=result.stale,
-        fetched_at=result.fetched_at,
-        from_cache=result.from_cache,
-    )
+    return replace(result, value=promptster.parse_session_page(result.value))
 
 
 def invalidate_session_lists(org: Organization) -> None:
@@ -220,12 +215,7 @@ def get_session(org: Organization, session_id: str) -> Fetched[promptster.Sessio
         return promptster.client_for(org).get_session(session_id).raw
 
     result = _cached_call(key, fetch, _session_ttl)
-    return Fetched(
-        promptster.parse_session(result.value),
-        stale=result.stale,
-        fetched_at=result.fetched_at,
-        from_cache=result.from_cache,
-    )
+    return replace(result, value=promptster.parse_session(result.value))
 
 
 def put_session(org: Organization, session: promptster.Session) -> None:
@@ -253,12 +243,7 @@ def get_assessments(org: Organization) -> Fetched[list[promptster.Assessment]]:
         return {"assessments": [{"id": a.id, "title": a.title, "role": a.role} for a in items]}
 
     result = _cached_call(key, fetch, lambda _payload: ASSESSMENTS_TTL)
-    return Fetched(
-        promptster.parse_assessments(result.value),
-        stale=result.stale,
-        fetched_at=result.fetched_at,
-        from_cache=result.from_cache,
-    )
+    return replace(result, value=promptster.parse_assessments(result.value))
 
 
 # --- derived data (summaries computed from the local store) -----------------------------------

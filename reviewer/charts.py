@@ -17,18 +17,12 @@ from typing import TYPE_CHECKING
 from reviewer import rendering
 from reviewer.templatetags.reviewer_tags import duration as _duration
 from reviewer.templatetags.reviewer_tags import offset as _offset
+from reviewer.timeline import ATTRIBUTIONS
 
 if TYPE_CHECKING:
     from reviewer.attribution import Bucket, ClassShare, FileRow
 
-ATTRIBUTION_ORDER = (
-    "likely_ai",
-    "ai_revised_by_human",
-    "likely_human",
-    "mixed",
-    "system_generated",
-    "unknown",
-)
+ATTRIBUTION_ORDER = ATTRIBUTIONS
 ACTIVITY_ORDER = ("prompt", "ai_response", "change", "command", "test", "decision", "other")
 ACTIVITY_LABELS = {
     "prompt": "Prompts",

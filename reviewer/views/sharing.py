@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
@@ -152,14 +154,25 @@ def _shared_response(response: HttpResponse) -> HttpResponse:
     return response
 
 
-@require_GET
-@never_cache
-def shared_session(request: HtmxHttpRequest, token: str) -> HttpResponse:
+def _shared(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Resolve the share token first; a view then only ever sees its link's session."""
+
+    @wraps(view)
+    def wrapper(request: HtmxHttpRequest, token: str, **kwargs: Any) -> HttpResponse:
+        try:
+            link, session, place = _resolve_share(token)
+        except ShareUnavailable:
+            return _gone(request)
+        return _shared_response(view(request, link, session, place, **kwargs))
+
+    return require_GET(never_cache(wrapper))
+
+
+@_shared
+def shared_session(
+    request: HtmxHttpRequest, link: ShareLink, session: promptster.Session, place: Place
+) -> HttpResponse:
     """The read-only page a share link opens: timeline and attribution, nothing else."""
-    try:
-        link, session, place = _resolve_share(token)
-    except ShareUnavailable:
-        return _gone(request)
     if not request.GET:
         # Opening the link counts as a view; filtering or paging within the page does not.
         link.record_view()
@@ -177,34 +190,33 @@ def shared_session(request: HtmxHttpRequest, token: str) -> HttpResponse:
         "panel_html": attribution.summary_html(link.organization, session, place.sync, place),
         **timeline_context(place, session, params),
     }
-    return _shared_response(render(request, "shared/detail.html", context))
+    return render(request, "shared/detail.html", context)
 
 
-@require_GET
-@never_cache
-def shared_timeline(request: HtmxHttpRequest, token: str) -> HttpResponse:
-    try:
-        _, session, place = _resolve_share(token)
-    except ShareUnavailable:
-        return _gone(request)
-    return _shared_response(render_chunk(request, place, session))
+@_shared
+def shared_timeline(
+    request: HtmxHttpRequest, link: ShareLink, session: promptster.Session, place: Place
+) -> HttpResponse:
+    return render_chunk(request, place, session)
 
 
-@require_GET
-@never_cache
-def shared_event(request: HtmxHttpRequest, token: str, event_id: str) -> HttpResponse:
-    try:
-        _, _, place = _resolve_share(token)
-    except ShareUnavailable:
-        return _gone(request)
-    return _shared_response(render_event(request, place, event_id))
+@_shared
+def shared_event(
+    request: HtmxHttpRequest,
+    link: ShareLink,
+    session: promptster.Session,
+    place: Place,
+    event_id: str,
+) -> HttpResponse:
+    return render_event(request, place, event_id)
 
 
-@require_GET
-@never_cache
-def shared_followups(request: HtmxHttpRequest, token: str, event_id: str) -> HttpResponse:
-    try:
-        _, _, place = _resolve_share(token)
-    except ShareUnavailable:
-        return _gone(request)
-    return _shared_response(render_followups(request, place, event_id))
+@_shared
+def shared_followups(
+    request: HtmxHttpRequest,
+    link: ShareLink,
+    session: promptster.Session,
+    place: Place,
+    event_id: str,
+) -> HttpResponse:
+    return render_followups(request, place, event_id)
