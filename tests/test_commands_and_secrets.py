@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from reviewer.models import Membership, Organization
+from reviewer.models import Membership, Organization, ShareLink
 from tests.conftest import ACME
 
 
@@ -54,18 +54,29 @@ def test_add_member_creates_the_user_and_sets_the_role(org_a, client) -> None:
         call_command("add_member", "x", org="nope", role="viewer", password="p")
 
 
-def test_the_token_appears_in_no_page_and_no_log(as_alice, org_a, sandbox, acme_sessions, caplog):
+def test_the_token_appears_in_no_page_and_no_log(
+    as_alice, alice, org_a, sandbox, acme_sessions, caplog
+):
     caplog.set_level(logging.DEBUG)
     sid = acme_sessions[0]["id"]
+    assessment = acme_sessions[0]["metadata"]["assessmentId"]
+    _, share_token = ShareLink.create(org=org_a, session_id=sid, user=alice, hours=1)
     urls = [
         "/sessions/",
         f"/sessions/{sid}/",
         f"/sessions/{sid}/timeline/",
         f"/sessions/{sid}/delete/",
         f"/sessions/{sid}/share/",
+        f"/sessions/{sid}/attribution/",
+        f"/sessions/{sid}/export.json",
+        f"/sessions/{sid}/export.ndjson",
+        f"/assessments/{assessment}/",
+        f"/assessments/{assessment}/cohort.csv",
+        f"/compare/?a={sid}&b={sid}",
         "/org/settings/",
         "/audit/",
         "/sessions/nope-nope/",
+        f"/shared/{share_token}/",
     ]
     sandbox.inject("status", status=500, count=3)
     for url in urls + urls:
