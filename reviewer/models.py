@@ -194,6 +194,13 @@ class EventQuerySet(models.QuerySet["StoredEvent"]):
     def for_sync(self, sync: TimelineSync) -> EventQuerySet:
         return self.filter(sync=sync)
 
+    def for_display(self) -> EventQuerySet:
+        """Rows as the timeline renders them: `display` is the cut copy when there is one,
+        else the full JSON; the large columns themselves stay in the database."""
+        return self.defer("search_text", "raw", "preview").annotate(
+            display=models.Case(models.When(preview="", then=F("raw")), default=F("preview"))
+        )
+
 
 class StoredEvent(models.Model):
     """One upstream timeline event, kept verbatim (`raw`) with the columns the views filter on."""
@@ -212,6 +219,8 @@ class StoredEvent(models.Model):
     failed = models.BooleanField(default=False)
     search_text = models.TextField(blank=True)
     raw = models.TextField()
+    # For a large event: its JSON with long fields cut to their head, which chunks render.
+    preview = models.TextField(blank=True)
 
     objects = EventQuerySet.as_manager()
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 import markdown as md
 import nh3
@@ -127,6 +128,23 @@ def render_markdown(text: str) -> SafeString:
     return mark_safe(clean)  # noqa: S308 - sanitized by nh3 just above
 
 
+class CutText(str):
+    """A long field as stored for display: its head only, knowing the size of the whole."""
+
+    total_lines: int
+    total_chars: int
+
+    def __new__(cls, head: str, total_lines: int, total_chars: int) -> CutText:
+        text = super().__new__(cls, head)
+        text.total_lines = total_lines
+        text.total_chars = total_chars
+        return text
+
+
+def full_length(text: str) -> int:
+    return getattr(text, "total_chars", len(text))
+
+
 @dataclass(frozen=True)
 class DiffLine:
     css: str  # "add", "del", "hunk", "meta", "ctx"
@@ -144,7 +162,7 @@ def diff_lines(
 ) -> tuple[list[DiffLine], int]:
     """Split a unified diff into numbered lines; return (lines shown, total line count)."""
     lines = diff.splitlines()
-    total = len(lines)
+    total = getattr(diff, "total_lines", len(lines))
     shown = lines if limit is None else lines[:limit]
     out: list[DiffLine] = []
     old = new = 0
@@ -183,8 +201,15 @@ class Preview:
 def preview(text: str, max_lines: int | None = TEXT_PREVIEW_LINES) -> Preview:
     """The first lines of a long text, each line cut at MAX_LINE_CHARS (None: everything)."""
     lines = text.splitlines()
+    total_lines = getattr(text, "total_lines", len(lines))
+    total_chars = full_length(text)
     if max_lines is None:
-        return Preview(text=text, total_lines=len(lines), total_chars=len(text), truncated=False)
+        return Preview(
+            text=text,
+            total_lines=total_lines,
+            total_chars=total_chars,
+            truncated=isinstance(text, CutText),
+        )
     head = lines[:max_lines]
     cut_any = any(len(line) > MAX_LINE_CHARS for line in head)
     shown = "\n".join(
@@ -192,9 +217,9 @@ def preview(text: str, max_lines: int | None = TEXT_PREVIEW_LINES) -> Preview:
     )
     return Preview(
         text=shown,
-        total_lines=len(lines),
-        total_chars=len(text),
-        truncated=len(lines) > max_lines or cut_any,
+        total_lines=total_lines,
+        total_chars=total_chars,
+        truncated=total_lines > max_lines or cut_any or isinstance(text, CutText),
     )
 
 
@@ -208,6 +233,7 @@ def visible_controls(text: str) -> str:
 
 # --- timeline events as the templates see them ------------------------------------------------
 
+CUT_KEY = "_reviewer_cut"  # in a display copy: {field: [total lines, total characters]}
 KIND_TEMPLATES = {
     kind: f"sessions/events/{kind}.html"
     for kind in (
@@ -275,29 +301,92 @@ class EventView:
     lines_added: int
     lines_removed: int
     raw: dict[str, Any]
+    url: str = ""  # this event on its own ("show all"), under the page's base
+    marker: bool = False  # session start/end and checkpoints: a thin line, not a card
+    badge: str = ""
+    badge_title: str = ""
+    time_iso: str = ""
+    time_title: str = ""
+    time_label: str = ""
 
 
-def present(events: Iterable[Any], start: datetime | None) -> list[EventView]:
-    """StoredEvent rows to EventViews; the template is chosen here from a known set."""
+def _display_source(row: Any) -> str:
+    display = getattr(row, "display", None)  # annotated by StoredEvent.objects.for_display()
+    if display is not None:
+        return display
+    return row.preview or row.raw
+
+
+_MARKERS = {"session_start", "session_end", "checkpoint"}
+
+
+def _badge(attribution_label: str, confidence: float | None, observability: str) -> tuple[str, str]:
+    """The attribution badge's text and its longer title."""
+    confidence_text = f"{round(confidence * 100)}%" if confidence is not None else ""
+    label = attribution_label
+    title = f"Attribution {attribution_label}"
+    if confidence_text:
+        label += f" · {confidence_text}"
+        title += f", confidence {confidence_text}"
+    if observability != "unknown":
+        label += f" · {observability} obs."
+    title += f", observability {observability}"
+    return label, title
+
+
+def offset_label(value: timedelta | None) -> str:
+    """Time since the session's start as +H:MM:SS."""
+    if value is None:
+        return ""
+    seconds = max(0, int(value.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"+{hours}:{minutes:02d}:{secs:02d}"
+
+
+def present(
+    events: Iterable[Any], start: datetime | None, *, full: bool = False, base: str = ""
+) -> list[EventView]:
+    """StoredEvent rows to EventViews; the template is chosen here from a known set.
+
+    Unless `full`, an event's display copy is read (huge fields cut to their head), so one
+    20,000-line diff costs a chunk no more than a short one.
+    """
     out = []
     for row in events:
         try:
-            raw = json.loads(row.raw)
+            raw = json.loads(row.raw if full else _display_source(row))
         except ValueError:
             raw = {}
         data = raw.get("data") if isinstance(raw, dict) else None
+        cut = raw.pop(CUT_KEY, None) if isinstance(raw, dict) else None
+        if isinstance(cut, dict) and isinstance(data, dict):
+            for name, (lines, chars) in cut.items():
+                if isinstance(data.get(name), str):
+                    data[name] = CutText(data[name], lines, chars)
+        attribution_label = ATTRIBUTION_LABELS.get(row.attribution, row.attribution)
+        badge, badge_title = _badge(attribution_label, row.confidence, row.observability)
+        offset = (row.ts - start) if (row.ts and start) else None
+        ts = row.ts
         out.append(
             EventView(
+                url=f"{base}events/{quote(row.event_id, safe='')}/",
+                marker=row.kind in _MARKERS,
+                badge=badge,
+                badge_title=badge_title,
+                time_iso=ts.isoformat() if ts else "",
+                time_title=f"{ts:%Y-%m-%d %H:%M:%S} UTC" if ts else "",
+                time_label=f"{offset_label(offset)} · {ts:%H:%M:%S}".lstrip(" ·") if ts else "",
                 id=row.event_id,
                 seq=row.seq,
                 kind=row.kind,
                 label=KIND_LABELS.get(row.kind, row.kind.replace("_", " ").capitalize()),
                 template=KIND_TEMPLATES.get(row.kind, UNKNOWN_TEMPLATE),
                 ts=row.ts,
-                offset=(row.ts - start) if (row.ts and start) else None,
+                offset=offset,
                 data=data if isinstance(data, dict) else {},
                 attribution=row.attribution,
-                attribution_label=ATTRIBUTION_LABELS.get(row.attribution, row.attribution),
+                attribution_label=attribution_label,
                 confidence=row.confidence,
                 observability=row.observability,
                 failed=row.failed,

@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from reviewer import cache, promptster
+from reviewer import cache, promptster, rendering
 from reviewer.models import Organization, StoredEvent, TimelineSync
 
 log = logging.getLogger(__name__)
@@ -150,6 +150,36 @@ def _text(value: str, limit: int) -> str:
     return value.replace("\x00", "")[:limit]
 
 
+DISPLAY_COPY_OVER = 64 * 1024
+DISPLAY_FIELD_CHARS = 24_000
+DISPLAY_FIELD_LINES = 450
+
+
+def _display_copy(event: dict[str, Any], raw: str) -> str:
+    """For a large event, its JSON with long fields cut to their head ("" if not needed).
+
+    Timeline chunks render from this copy; the full event is read only when asked for.
+    """
+    if len(raw) <= DISPLAY_COPY_OVER:
+        return ""
+    data = event_data(event)
+    small: dict[str, Any] = {}
+    cut: dict[str, list[int]] = {}
+    for name, value in data.items():
+        if isinstance(value, str) and (
+            len(value) > DISPLAY_FIELD_CHARS or value.count("\n") > DISPLAY_FIELD_LINES
+        ):
+            lines = value.splitlines()
+            small[name] = "\n".join(lines[:DISPLAY_FIELD_LINES])[:DISPLAY_FIELD_CHARS]
+            cut[name] = [len(lines), len(value)]
+        else:
+            small[name] = value
+    if not cut:
+        return ""
+    copy = {**event, "data": small, rendering.CUT_KEY: cut}
+    return json.dumps(copy, separators=(",", ":"), ensure_ascii=False)
+
+
 def to_values(sync_id: int, seq: int, event: dict[str, Any]) -> dict[str, Any]:
     """The store columns of one upstream event (by attribute name)."""
     kind = _text(event["kind"], 60) if isinstance(event.get("kind"), str) else ""
@@ -157,6 +187,7 @@ def to_values(sync_id: int, seq: int, event: dict[str, Any]) -> dict[str, Any]:
     prov = read_provenance(event)
     added, removed = line_counts(kind, data)
     path = data.get("path")
+    raw = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
     return {
         "sync_id": sync_id,
         "seq": seq,
@@ -171,7 +202,8 @@ def to_values(sync_id: int, seq: int, event: dict[str, Any]) -> dict[str, Any]:
         "lines_removed": removed,
         "failed": _is_failure(kind, data),
         "search_text": _text(_search_text(data), SEARCH_TEXT_LIMIT),
-        "raw": json.dumps(event, separators=(",", ":"), ensure_ascii=False),
+        "raw": raw,
+        "preview": _display_copy(event, raw),
     }
 
 
@@ -560,7 +592,7 @@ def chunk(
 ) -> Chunk:
     """One chunk of matching events: after a position, before one, or starting at one."""
     size = size or settings.TIMELINE_CHUNK_SIZE
-    qs = flt.apply(StoredEvent.objects.for_sync(sync))
+    qs = flt.apply(StoredEvent.objects.for_sync(sync)).for_display()
     if before_seq is not None:
         rows = list(qs.filter(seq__lt=before_seq).order_by("-seq")[: size + 1])
         has_earlier = len(rows) > size
@@ -613,9 +645,20 @@ def followups(sync: TimelineSync, prompt_seq: int, limit: int = 200) -> list[Sto
         .values_list("seq", flat=True)
         .first()
     )
-    qs = StoredEvent.objects.for_sync(sync).filter(
-        seq__gt=prompt_seq,
-        kind__in=("file_diff", "file_create", "file_delete", "command", "test_run", "git_action"),
+    qs = (
+        StoredEvent.objects.for_sync(sync)
+        .for_display()
+        .filter(
+            seq__gt=prompt_seq,
+            kind__in=(
+                "file_diff",
+                "file_create",
+                "file_delete",
+                "command",
+                "test_run",
+                "git_action",
+            ),
+        )
     )
     if next_prompt is not None:
         qs = qs.filter(seq__lt=next_prompt)

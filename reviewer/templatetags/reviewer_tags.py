@@ -34,12 +34,7 @@ def duration(value: timedelta | None) -> str:
 @register.filter
 def offset(value: timedelta | None) -> str:
     """Time since session start as +H:MM:SS."""
-    if value is None:
-        return ""
-    seconds = max(0, int(value.total_seconds()))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"+{hours}:{minutes:02d}:{secs:02d}"
+    return rendering.offset_label(value)
 
 
 @register.filter
@@ -77,6 +72,12 @@ def text_preview(value: Any) -> rendering.Preview:
 @register.filter
 def text_full(value: Any) -> rendering.Preview:
     return rendering.preview(value if isinstance(value, str) else "", max_lines=None)
+
+
+@register.filter
+def full_length(value: Any) -> int:
+    """The length of a field, also when only its head is stored for display."""
+    return rendering.full_length(value) if isinstance(value, str) else 0
 
 
 @register.filter

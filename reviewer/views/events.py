@@ -82,7 +82,7 @@ def chunk_context(place: Place, params: TimelineParams, start: Any) -> dict[str,
     earlier = window.has_earlier and bool(window.events)
     return {
         "place": place,
-        "events": rendering.present(window.events, start),
+        "events": rendering.present(window.events, start, base=place.base),
         "chunk": window,
         "params": params,
         "notices": notices,
@@ -182,7 +182,7 @@ def render_event(request: HtmxHttpRequest, place: Place, event_id: str) -> HttpR
     if row is None:
         raise Http404("No such event in this session.")
     start = _first_ts(place)
-    event = rendering.present([row], start)[0]
+    event = rendering.present([row], start, full=True, base=place.base)[0]
     template = "sessions/event.html#full" if request.htmx else "sessions/event.html"
     return render(request, template, {"event": event, "place": place, "full": True})
 
@@ -194,7 +194,8 @@ def render_followups(request: HtmxHttpRequest, place: Place, event_id: str) -> H
         raise Http404("No such event in this session.")
     rows = timeline.followups(place.sync, seq)
     start = _first_ts(place)
-    context = {"events": rendering.present(rows, start), "place": place, "prompt_id": event_id}
+    events = rendering.present(rows, start, base=place.base)
+    context = {"events": events, "place": place, "prompt_id": event_id}
     template = "sessions/followups.html#list" if request.htmx else "sessions/followups.html"
     return render(request, template, context)
 
