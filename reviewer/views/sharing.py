@@ -69,7 +69,7 @@ def session_share(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
                 reverse("shared-session", args=[token])
             )
             context["form"] = ShareForm()
-            status = 201
+            status = 200
         else:
             status = 400
     context.update(_links_context(membership, session.id))

@@ -154,9 +154,11 @@ def _wait_for(url: str, what: str, timeout: float = 30.0) -> None:
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
+    # Each leader shuts its own children down (Celery's warm shutdown, gunicorn's workers);
+    # the whole group is killed only if that does not happen in time.
+    for process in reversed(processes):
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+            process.terminate()
     deadline = time.monotonic() + 10
     for process in processes:
         try:
