@@ -662,20 +662,16 @@ def summary_html(
     context = {"summary": summary, "session": session, "place": place, "compact": not full}
     if summary is None or sync is None:
         return mark_safe(render_to_string(template, context))  # noqa: S308
-    key = repr(
-        (
-            template,
-            _version(sync, session),
-            session.ai_pct,
-            summary.expected_events,
-            session.is_running,
-            place.base,
-            place.shared,
-        )
+    name = hashlib.sha256(repr((template, place.base, place.shared)).encode()).hexdigest()[:20]
+    version = repr(
+        (_version(sync, session), session.ai_pct, summary.expected_events, session.is_running)
     )
-    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
     html = cache.get_derived(
-        org, session.id, f"summary-html-{digest}", "1", lambda: render_to_string(template, context)
+        org,
+        session.id,
+        f"summary-html-{name}",
+        version,
+        lambda: render_to_string(template, context),
     )
     return mark_safe(html)  # noqa: S308 - rendered by our own templates, escaped there
 

@@ -228,7 +228,14 @@ def put_session(org: Organization, session: promptster.Session) -> None:
 
 
 def invalidate_session(org: Organization, session_id: str) -> None:
-    _safe_delete(*(_key(org, name, session_id) for name in ("session", "summary", "kind-counts")))
+    """Forget everything cached about a session: its fields and all that was derived from it."""
+    index_key = _key(org, "derived", session_id)
+    derived = _safe_get(index_key)
+    _safe_delete(
+        _key(org, "session", session_id),
+        index_key,
+        *(derived if isinstance(derived, list) else []),
+    )
     invalidate_session_lists(org)
 
 
@@ -252,14 +259,28 @@ def get_assessments(org: Organization) -> Fetched[list[promptster.Assessment]]:
 def get_derived(
     org: Organization, session_id: str, name: str, version: str, compute: Callable[[], T]
 ) -> T:
-    """A value computed from the local store, cached until the store changes (`version`)."""
+    """A value computed from the local store, cached under a stable `name` until `version`
+    changes (a new version overwrites the old entry rather than adding one)."""
     key = _key(org, name, session_id)
     entry = _safe_get(key)
     if isinstance(entry, dict) and entry.get("version") == version:
         return entry["value"]
     value = compute()
     _safe_set(key, {"version": version, "value": value}, KEEP_STALE_FOR)
+    _remember(org, session_id, key)
     return value
+
+
+_INDEX_LIMIT = 2000
+
+
+def _remember(org: Organization, session_id: str, key: str) -> None:
+    """Keep an index of a session's derived entries, so a delete can purge every one."""
+    index_key = _key(org, "derived", session_id)
+    keys = _safe_get(index_key)
+    keys = keys if isinstance(keys, list) else []
+    if key not in keys:
+        _safe_set(index_key, [*keys, key][-_INDEX_LIMIT:], KEEP_STALE_FOR)
 
 
 def get_summary(org: Organization, session_id: str, version: str, compute: Callable[[], T]) -> T:

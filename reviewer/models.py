@@ -152,6 +152,8 @@ class TimelineSync(models.Model):
     last_seq = models.IntegerField(default=-1)
     session_ended = models.BooleanField(default=False)
     complete = models.BooleanField(default=False)
+    # Bumped when the stored timeline is rebuilt: part of the store's version.
+    rebuilds = models.PositiveIntegerField(default=0)
     claimed_until = models.DateTimeField(null=True, blank=True)
     claim_token = models.CharField(max_length=32, blank=True)
     last_error = models.TextField(blank=True)
@@ -198,7 +200,12 @@ class EventQuerySet(models.QuerySet["StoredEvent"]):
         """Rows as the timeline renders them: `display` is the cut copy when there is one,
         else the full JSON; the large columns themselves stay in the database."""
         return self.defer("search_text", "raw", "preview").annotate(
-            display=models.Case(models.When(preview="", then=F("raw")), default=F("preview"))
+            display=models.Case(models.When(preview="", then=F("raw")), default=F("preview")),
+            display_is_copy=models.Case(
+                models.When(preview="", then=models.Value(False)),
+                default=models.Value(True),
+                output_field=models.BooleanField(),
+            ),
         )
 
 

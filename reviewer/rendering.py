@@ -308,13 +308,15 @@ class EventView:
     time_iso: str = ""
     time_title: str = ""
     time_label: str = ""
+    cut: bool = False  # some field is shown only in part (a "show all" link is offered)
 
 
-def _display_source(row: Any) -> str:
+def _display_source(row: Any) -> tuple[str, bool]:
+    """(JSON to render, whether it is a cut display copy), touching no deferred column."""
     display = getattr(row, "display", None)  # annotated by StoredEvent.objects.for_display()
     if display is not None:
-        return display
-    return row.preview or row.raw
+        return display, bool(row.display_is_copy)
+    return (row.preview, True) if row.preview else (row.raw, False)
 
 
 _MARKERS = {"session_start", "session_end", "checkpoint"}
@@ -354,12 +356,13 @@ def present(
     """
     out = []
     for row in events:
+        source, is_copy = (row.raw, False) if full else _display_source(row)
         try:
-            raw = json.loads(row.raw if full else _display_source(row))
+            raw = json.loads(source)
         except ValueError:
             raw = {}
         data = raw.get("data") if isinstance(raw, dict) else None
-        cut = raw.pop(CUT_KEY, None) if isinstance(raw, dict) else None
+        cut = raw.pop(CUT_KEY, None) if is_copy and isinstance(raw, dict) else None
         if isinstance(cut, dict) and isinstance(data, dict):
             for name, (lines, chars) in cut.items():
                 if isinstance(data.get(name), str):
@@ -371,6 +374,7 @@ def present(
         out.append(
             EventView(
                 url=f"{base}events/{quote(row.event_id, safe='')}/",
+                cut=bool(cut),
                 marker=row.kind in _MARKERS,
                 badge=badge,
                 badge_title=badge_title,

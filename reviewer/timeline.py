@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from reviewer import cache, promptster, rendering
@@ -294,10 +294,13 @@ def _read_ahead(pages: Iterator[promptster.TimelinePage]) -> Iterator[promptster
 
     def pump() -> None:
         try:
-            for page in pages:
+            while not stop.is_set():  # never fetch another page once the consumer has stopped
+                page = next(pages, None)
+                if page is None:
+                    offer(("end", None))
+                    return
                 if not offer(("page", page)):
                     return
-            offer(("end", None))
         except BaseException as exc:  # handed to the consumer, which raises it
             offer(("error", exc))
 
@@ -313,6 +316,7 @@ def _read_ahead(pages: Iterator[promptster.TimelinePage]) -> Iterator[promptster
             yield value
     finally:
         stop.set()
+        worker.join(timeout=5)  # an in-flight request finishes before another run can start
 
 
 def _unique(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -389,6 +393,7 @@ def _rebuild(sync: TimelineSync, token: str, client: promptster.Client, page_siz
             events_stored=position,
             last_seq=position - 1,
             last_event_id=last_id,
+            rebuilds=F("rebuilds") + 1,
             claimed_until=timezone.now() + timedelta(seconds=settings.PREFETCH_LEASE_SECONDS),
         )
 
@@ -497,10 +502,11 @@ def prefetch(
 
 def store_version(sync: TimelineSync) -> str:
     """Changes whenever the stored timeline does: the cache key of anything derived from it."""
-    return f"{sync.pk}:{sync.events_stored}:{sync.last_seq}:{int(sync.complete)}"
+    return f"{sync.pk}:{sync.events_stored}:{sync.last_seq}:{int(sync.complete)}:{sync.rebuilds}"
 
 
 QUEUE_PATIENCE = timedelta(minutes=5)
+FAILURE_PATIENCE = timedelta(minutes=2)
 
 
 def needs_sync(sync: TimelineSync, *, running_every: timedelta = timedelta(seconds=30)) -> bool:
@@ -512,6 +518,9 @@ def needs_sync(sync: TimelineSync, *, running_every: timedelta = timedelta(secon
         return now - sync.queued_at > QUEUE_PATIENCE  # the message was lost; ask again
     if sync.complete:
         return False
+    if sync.state == TimelineSync.State.FAILED and sync.finished_at is not None:
+        # Views and cohorts do not hammer a failing upstream; "Fetch now" always can.
+        return now - sync.finished_at > FAILURE_PATIENCE
     if not sync.session_ended and sync.finished_at is not None:
         return now - sync.finished_at > running_every
     return True

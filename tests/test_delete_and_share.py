@@ -319,3 +319,23 @@ def test_only_opening_a_share_link_counts_as_a_view(as_bob, victim) -> None:
     link = ShareLink.objects.get()
     assert link.view_count == 1
     assert AuditEntry.objects.filter(action=AuditEntry.Action.SHARE_VIEWED).count() == 1
+
+
+def test_no_share_token_and_nothing_of_a_deleted_session_stays_in_the_cache(
+    as_alice, victim, settings
+) -> None:
+    import redis
+
+    token = share(as_alice, victim).rstrip("/").rsplit("/", 1)[1]
+    Client().get(f"/shared/{token}/")
+    Client().get(f"/shared/{token}/timeline/")
+    as_alice.get(f"/sessions/{victim}/")
+    as_alice.get(f"/sessions/{victim}/attribution/")
+    store = redis.Redis.from_url(settings.REDIS_URL)
+    values = [store.get(k) or b"" for k in store.keys("reviewer:*")]
+    assert not any(token.encode() in v for v in values)
+    assert any(victim.encode() in k for k in store.keys("reviewer:*"))
+
+    response = as_alice.post(f"/sessions/{victim}/delete/", {"confirm": victim[:8]})
+    assert response.status_code == 302, response.content[-500:]
+    assert not [k for k in store.keys("reviewer:*") if victim.encode() in k]

@@ -205,3 +205,15 @@ def test_a_lost_queue_message_is_asked_again_after_a_while(org_a, acme_sessions)
     )
     sync.refresh_from_db()
     assert timeline.needs_sync(sync)
+
+
+def test_a_failed_fetch_is_not_retried_by_every_view_at_once(org_a, acme_sessions) -> None:
+    sync = timeline.get_sync(org_a, acme_sessions[6]["id"])
+    TimelineSync.objects.filter(pk=sync.pk).update(state="failed", finished_at=timezone.now())
+    sync.refresh_from_db()
+    assert not timeline.needs_sync(sync)
+    TimelineSync.objects.filter(pk=sync.pk).update(
+        finished_at=timezone.now() - timeline.FAILURE_PATIENCE - timedelta(seconds=1)
+    )
+    sync.refresh_from_db()
+    assert timeline.needs_sync(sync)

@@ -237,3 +237,31 @@ def test_ids_with_dots_and_colons_page_correctly(as_carol, org_a, sandbox) -> No
 def test_upstream_403_for_a_session_looks_like_any_unknown_id(as_carol, sandbox, acme_sessions):
     sandbox.inject("status", status=403, count=5, route="GET /v1/sessions/:id")
     assert as_carol.get(f"/sessions/{acme_sessions[9]['id']}/").status_code == 404
+
+
+def test_a_huge_field_without_its_own_link_still_offers_the_whole_event(as_carol, org_a, sandbox):
+    error = "".join(f"line {i}: Traceback frame\n" for i in range(8000))
+    sid = sandbox.state.add_session(
+        ACME["id"],
+        {"startedAt": "2026-11-05T10:00:00Z", "endedAt": "2026-11-05T10:30:00Z"},
+        [
+            {
+                "id": "evt-huge",
+                "kind": "tool_result",
+                "ts": "2026-11-05T10:01:00Z",
+                "data": {"tool": "Bash", "ok": False, "error": error},
+            }
+        ],
+    )
+    timeline.prefetch(org_a, sid)
+    chunk = as_carol.get(f"/sessions/{sid}/timeline/").content.decode()
+    assert "shown in part" in chunk and "line 7999:" not in chunk
+    full = as_carol.get(f"/sessions/{sid}/events/evt-huge/").content.decode()
+    assert "line 7999:" in full and "shown in part" not in full
+
+
+def test_a_warning_about_one_request_is_not_cached_for_the_next(as_carol, stored) -> None:
+    warned = as_carol.get(f"/sessions/{stored['id']}/timeline/?kind=Bad!")
+    assertContains(warned, "was ignored")
+    plain = as_carol.get(f"/sessions/{stored['id']}/timeline/")
+    assertNotContains(plain, "was ignored")

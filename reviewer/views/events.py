@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.http import Http404, HttpResponse, StreamingHttpResponse
@@ -95,23 +95,39 @@ def chunk_context(place: Place, params: TimelineParams, start: Any) -> dict[str,
     }
 
 
+SHARED_BASE_PLACEHOLDER = "/shared/~link~/"
+
+
+def cacheable(place: Place) -> Place:
+    """The place to render cached HTML for: a share link's token never goes into a cache."""
+    return replace(place, base=SHARED_BASE_PLACEHOLDER) if place.shared else place
+
+
+def personalise(html: str, place: Place) -> str:
+    """Cached HTML for this very place (puts a share link's own base back)."""
+    return html.replace(SHARED_BASE_PLACEHOLDER, place.base) if place.shared else html
+
+
 def cached_chunk(place: Place, params: TimelineParams, start: Any) -> dict[str, Any]:
     """The rendered chunk (HTML and its first event id), cached until the store changes.
 
     Rendering events (markdown, highlighting, diffs) is the costly part of a timeline view;
     the same chunk is asked for again by every reviewer who scrolls past it.
     """
+    generic = cacheable(place)
     position = params.query(after=params.after, before=params.before, at=params.at)
-    digest = hashlib.sha256(f"{place.base}|{position}|{start}".encode()).hexdigest()[:20]
+    name = repr((generic.base, position, params.notices, str(start)))
+    digest = hashlib.sha256(name.encode()).hexdigest()[:20]
 
     def compute() -> dict[str, Any]:
-        context = chunk_context(place, params, start)
+        context = chunk_context(generic, params, start)
         html = render_to_string("sessions/timeline.html#chunk", context)
         return {"html": html, "first_id": context["chunk"].first_id}
 
-    return cache.get_derived(
+    chunk = cache.get_derived(
         place.org, place.session_id, f"chunk-{digest}", timeline.store_version(place.sync), compute
     )
+    return {**chunk, "html": personalise(chunk["html"], place)}
 
 
 def _first_ts(place: Place) -> Any:

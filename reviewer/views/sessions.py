@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC
 from urllib.parse import quote
 
 from django.contrib import messages
@@ -82,7 +83,9 @@ def session_list(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "params": params,
         "page": page,
-        "rows_html": _rows_html(org, page, fetched_at, syncs, titles) if page else "",
+        "rows_html": _rows_html(org, params.query(), page, fetched_at, syncs, titles)
+        if page
+        else "",
         "error": error,
         "stale": stale,
         "assessments": assessments,
@@ -108,6 +111,7 @@ def _progress(sync: timeline.TimelineSync) -> tuple[object, ...]:
 
 def _rows_html(
     org: Organization,
+    query: str,
     page: promptster.SessionPage,
     fetched_at: float,
     syncs: dict[str, timeline.TimelineSync],
@@ -116,13 +120,14 @@ def _rows_html(
     """The table rows, rendered once per distinct content (upstream answer + local state)."""
     state = [(s.id, *_progress(syncs[s.id])) if s.id in syncs else (s.id,) for s in page.sessions]
     used = sorted({(s.assessment_id, titles.get(s.assessment_id, "")) for s in page.sessions})
-    digest = hashlib.sha256(repr((fetched_at, state, used)).encode()).hexdigest()[:24]
+    version = hashlib.sha256(repr((fetched_at, state, used)).encode()).hexdigest()[:24]
+    name = hashlib.sha256(query.encode()).hexdigest()[:24]  # one entry per list view
 
     def render_rows() -> str:
         rows = [_row(s, syncs.get(s.id), titles) for s in page.sessions]
         return render_to_string("sessions/list.html#rows", {"rows": rows})
 
-    html = cache.get_derived(org, "list", f"rows-{digest}", "1", render_rows)
+    html = cache.get_derived(org, "list", f"rows-{name}", version, render_rows)
     return mark_safe(html)  # noqa: S308 - rendered by our own template, escaped there
 
 
@@ -151,7 +156,7 @@ class SessionRow:
 def _row(
     session: promptster.Session, sync: timeline.TimelineSync | None, titles: dict[str, str]
 ) -> SessionRow:
-    started = session.started_at
+    started = session.started_at.astimezone(UTC) if session.started_at else None
     assessment = titles.get(session.assessment_id, session.assessment_id)
     if sync is None:
         stored = "—"

@@ -11,6 +11,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -20,6 +21,8 @@ from reviewer.models import AuditEntry, Role, ShareLink, hash_share_token, sessi
 from reviewer.views.common import HtmxHttpRequest, member_view
 from reviewer.views.events import (
     Place,
+    cacheable,
+    personalise,
     render_chunk,
     render_event,
     render_followups,
@@ -187,7 +190,12 @@ def shared_session(
         "session": session,
         "link": link,
         "sync": place.sync,
-        "panel_html": attribution.summary_html(link.organization, session, place.sync, place),
+        "panel_html": mark_safe(  # noqa: S308 - rendered by our own templates
+            personalise(
+                attribution.summary_html(link.organization, session, place.sync, cacheable(place)),
+                place,
+            )
+        ),
         **timeline_context(place, session, params),
     }
     return render(request, "shared/detail.html", context)
