@@ -64,3 +64,13 @@ def enqueue_prefetch(org: Organization, session_id: str) -> bool:
             timeline.unmark_queued(sync, previous)
         return False
     return True
+
+
+def fetch_if_needed(org: Organization, sync: TimelineSync) -> bool:
+    """Queue a prefetch when the store needs one (as opening a page does); False only if it
+    needed one and the broker could not be reached. `sync` is refreshed either way."""
+    if not timeline.needs_sync(sync):
+        return True
+    queued = enqueue_prefetch(org, sync.session_id)
+    sync.refresh_from_db()
+    return queued

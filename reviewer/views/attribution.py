@@ -30,10 +30,7 @@ def session_attribution(request: HtmxHttpRequest, session_id: str) -> HttpRespon
     fetched = access.get_session_for_member(membership, session_id)
     session = fetched.value
     sync = timeline.get_sync(org, session.id)
-    broker_down = False
-    if not request.htmx and timeline.needs_sync(sync):
-        broker_down = not tasks.enqueue_prefetch(org, session.id)
-        sync.refresh_from_db()
+    broker_down = False if request.htmx else not tasks.fetch_if_needed(org, sync)
     context = {
         "session": session,
         "stale": fetched.stale,
@@ -146,8 +143,10 @@ def _fetch_missing(membership: Membership, cohort: attribution.Cohort) -> tuple[
     org = membership.organization
     queued = 0
     for row in cohort.rows:
+        if row.session.is_running:
+            continue
         sync = row.sync or timeline.get_sync(org, row.session.id)
-        if row.session.is_running or not timeline.needs_sync(sync):
+        if not timeline.needs_sync(sync):
             continue
         if not tasks.enqueue_prefetch(org, row.session.id):
             return queued, True
@@ -195,9 +194,7 @@ def _side(membership: Membership, key: str, session_id: str) -> Side:
     session = access.get_session_for_member(membership, session_id).value
     org = membership.organization
     sync = timeline.get_sync(org, session.id)
-    if timeline.needs_sync(sync):
-        tasks.enqueue_prefetch(org, session.id)  # the summary fills in as it is stored
-        sync.refresh_from_db()
+    tasks.fetch_if_needed(org, sync)  # the summary fills in as it is stored
     return Side(
         key=key,
         session=session,

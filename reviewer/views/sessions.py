@@ -232,10 +232,7 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     fetched = access.get_session_for_member(membership, session_id)
     session = fetched.value
     sync = timeline.get_sync(org, session_id)
-    broker_down = False
-    if timeline.needs_sync(sync):
-        broker_down = not tasks.enqueue_prefetch(org, session_id)
-        sync.refresh_from_db()
+    broker_down = not tasks.fetch_if_needed(org, sync)
     params = parse_timeline_params(request.GET)
     place = Place.for_member(org, session.id, sync)
     context = {
