@@ -73,12 +73,13 @@ def test_role_matrix(
         assert b"permission" in response.content
 
 
-@pytest.mark.parametrize(("name", "method", "path", "data", "needs"), ACTIONS)
+SESSION_ACTIONS = [action for action in ACTIONS if "{sid}" in action[2]]
+
+
+@pytest.mark.parametrize(("name", "method", "path", "data", "needs"), SESSION_ACTIONS)
 def test_outsiders_get_404_for_everything_of_another_organization(
     name, method, path, data, needs, target, as_charlie
 ):
-    if "{sid}" not in path:
-        pytest.skip("organization-wide page: the outsider sees their own organization's")
     assert _call(as_charlie, method, path, data, target).status_code == 404, name
 
 
