@@ -150,6 +150,19 @@ def _start_of(session: Session | None, place: Place) -> Any:
     return first
 
 
+def _match_count(place: Place, params: TimelineParams) -> int:
+    """How many stored events match the filters; a search scans the store, so it is cached
+    like the chunks are, until the store changes."""
+    digest = hashlib.sha256(params.query().encode()).hexdigest()[:20]
+    return cache.get_derived(
+        place.org,
+        place.session_id,
+        f"count-{digest}",
+        timeline.store_version(place.sync),
+        lambda: timeline.count_matching(place.sync, params.filter),
+    )
+
+
 def timeline_context(place: Place, session: Session, params: TimelineParams) -> dict[str, Any]:
     """Everything the timeline section of a session page needs."""
     org, sync = place.org, place.sync
@@ -178,9 +191,7 @@ def timeline_context(place: Place, session: Session, params: TimelineParams) -> 
         "kind_counts": counts,
         "kind_labels": rendering.KIND_LABELS,
         "attribution_labels": rendering.ATTRIBUTION_LABELS,
-        "match_count": timeline.count_matching(sync, params.filter)
-        if params.filter.active
-        else None,
+        "match_count": _match_count(place, params) if params.filter.active else None,
         "failure_count": failures,
     }
 
