@@ -10,11 +10,11 @@ MARKER = "BENCH-JSON "
 
 def purge(slug: str, session_id: str) -> None:
     """Remove the session's stored events and sync row with the product's own `purge()`."""
-    from reviewer import timeline
+    from reviewer import prefetch
     from reviewer.models import Organization
 
     org = Organization.objects.get(slug=slug)
-    print(MARKER + json.dumps({"purged": timeline.purge(org, session_id)}))
+    print(MARKER + json.dumps({"purged": prefetch.purge(org, session_id)}))
 
 
 def purge_command(slug: str, session_id: str) -> list[str]:

@@ -11,10 +11,10 @@ import re
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
-from reviewer import cache, promptster
+from reviewer import cache, promptster, upstream
 from reviewer.models import Membership, Role, session_is_deleted
 
-SESSION_ID_RE = re.compile(rf"^{promptster.ID_RE.pattern}$")
+SESSION_ID_RE = re.compile(rf"^{upstream.ID_RE.pattern}$")
 _ORG_SESSION_KEY = "reviewer_org"
 
 
@@ -74,7 +74,7 @@ def check_session_id(session_id: str) -> str:
 
 def get_session_for_member(
     membership: Membership, session_id: str
-) -> cache.Fetched[promptster.Session]:
+) -> cache.Fetched[upstream.Session]:
     """The session, fetched with the member's organization token (never another's).
 
     Unknown ids, other organizations' ids and sessions Promptster no longer has answer 404;

@@ -52,7 +52,7 @@ from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
-from reviewer import cache, charts, promptster, rendering, timeline
+from reviewer import cache, charts, rendering, timeline, upstream
 from reviewer.models import Organization, StoredEvent, TimelineSync
 
 CHANGE_KINDS = ("file_diff", "file_create")
@@ -62,22 +62,6 @@ BUCKET_COUNT = 24
 MAX_FILES = 200
 COHORT_MAX_SESSIONS = 1000
 _NO_PROMPT_AFTER = 2**31 - 1
-
-# A shell command counts as a test run when it starts with a test runner (after optional
-# VAR=value prefixes and a wrapper such as `npx` or `python -m`). The pattern is anchored on
-# `search_text`, which for a command begins with the command line. It avoids `\b`, which
-# PostgreSQL reads as a backspace, so it means the same on SQLite and PostgreSQL.
-_END = r"(?:\s|$)"
-TEST_COMMAND_PATTERN = (
-    r"^(?:[a-z_][a-z0-9_]*=\S*\s+)*"
-    r"(?:(?:npx|bunx|uv run|uvx|poetry run|pipenv run|hatch run|pdm run|bundle exec|"
-    r"python3?(?:\.[0-9]+)? -m|pnpm exec|pnpm dlx|yarn)\s+)?"
-    r"(?:\S*/)?"
-    r"(?:(?:pytest|py\.test|unittest|nose2|tox|nox|jest|vitest|mocha|ava|karma|rspec|"
-    r"phpunit|ctest|playwright test|cypress run)" + _END + "|"
-    r"(?:npm|yarn|pnpm|bun|go|cargo|make|mvn|gradle|gradlew|dotnet|mix|deno|swift|zig|"
-    r"rake|sbt|lein|stack|cabal)\s+(?:run\s+)?test(?::\S*)?" + _END + ")"
-)
 
 # Activity groups for the "what kind of activity" stack (labels in charts.ACTIVITY_LABELS);
 # any other kind is "other".
@@ -204,8 +188,11 @@ class Process:
     commands_failed: int
     test_runs: int
     test_runs_failed: int
-    test_commands: int
+    test_commands: int  # test commands without a test_run event of their own
     test_commands_failed: int
+    tool_calls: int
+    tool_calls_failed: int  # tool errors and rejections
+    tool_calls_rejected: int
     ai_changes: int
     ai_changes_tested: int
     hand_changes: int
@@ -363,8 +350,18 @@ def _events(sync: TimelineSync) -> QuerySet[StoredEvent]:
     return StoredEvent.objects.for_sync(sync).order_by()
 
 
-def _test_command_q() -> Q:
-    return Q(kind="command", search_text__regex=TEST_COMMAND_PATTERN)
+def _lone_test_command_q(events: QuerySet[StoredEvent]) -> Q:
+    """A test command that produced no test_run event of its own: counted as a test run
+    itself. A command whose next event (tool calls aside) is a test_run counts once, as that
+    run (a real session showed 33 "tests" for 19 runs when both were counted)."""
+    next_event = Subquery(
+        events.filter(seq__gt=OuterRef(OuterRef("seq")))
+        .exclude(kind__in=upstream.TOOL_KINDS)
+        .order_by("seq")
+        .values("seq")[:1]
+    )
+    reported = Exists(events.filter(kind="test_run", seq=next_event))
+    return Q(kind="command", is_test=True) & ~Q(reported)
 
 
 def _bucket_expression(start: datetime, width: timedelta, count: int) -> Case:
@@ -388,9 +385,7 @@ def _tested_ai_changes(sync: TimelineSync) -> tuple[int, int]:
         Value(_NO_PROMPT_AFTER),
     )
     window = Q(seq__gt=OuterRef("seq"), seq__lt=next_prompt)
-    tested = Exists(events.filter(window, kind="test_run")) | Exists(
-        events.filter(window, _test_command_q())
-    )
+    tested = Exists(events.filter(window, is_test=True))
     result = events.filter(kind__in=CHANGE_KINDS, attribution="likely_ai").aggregate(
         total=Count("id"), tested=Count("id", filter=tested)
     )
@@ -426,7 +421,7 @@ def compute_summary(
         count, width = 1, timedelta(0)
     bucket_start = start or datetime.min
 
-    test_command = _test_command_q()
+    test_command = _lone_test_command_q(events)
     rows = list(
         events.annotate(bucket=_bucket_expression(bucket_start, width, count))
         .values("bucket", "kind", "attribution")
@@ -438,6 +433,7 @@ def compute_summary(
             changed_lines=Sum(lines),
             weighted_lines=Sum(ExpressionWrapper(lines * confidence, output_field=FloatField())),
             failures=Count("id", filter=Q(failed=True)),
+            rejected=Count("id", filter=Q(failure=upstream.Failure.REJECTED)),
             test_commands=Count("id", filter=test_command),
             test_commands_failed=Count("id", filter=test_command & Q(failed=True)),
         )
@@ -447,6 +443,7 @@ def compute_summary(
     cls: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     kinds: dict[str, int] = defaultdict(int)
     failed_by_kind: dict[str, int] = defaultdict(int)
+    rejected = 0
     test_commands = test_commands_failed = 0
     per_bucket: dict[int, dict[str, Any]] = {
         i: {
@@ -473,6 +470,7 @@ def compute_summary(
         c["weighted_lines"] += (row["weighted_lines"] or 0.0) if kind in CHANGE_KINDS else 0.0
         kinds[kind] += n
         failed_by_kind[kind] += row["failures"]
+        rejected += row["rejected"]
         test_commands += row["test_commands"]
         test_commands_failed += row["test_commands_failed"]
         b = per_bucket.get(row["bucket"])
@@ -550,6 +548,9 @@ def compute_summary(
         test_runs_failed=failed_by_kind.get("test_run", 0),
         test_commands=test_commands,
         test_commands_failed=test_commands_failed,
+        tool_calls=sum(kinds.get(k, 0) for k in upstream.TOOL_KINDS),
+        tool_calls_failed=sum(failed_by_kind.get(k, 0) for k in upstream.TOOL_KINDS),
+        tool_calls_rejected=rejected,
         ai_changes=ai_changes,
         ai_changes_tested=ai_tested,
         hand_changes=sum(f.hand_changes for f in files),
@@ -615,7 +616,7 @@ def _files(sync: TimelineSync) -> tuple[list[FileRow], int, int]:
     return files[:MAX_FILES], len(files), hand_files
 
 
-def _version(sync: TimelineSync, session: promptster.Session) -> str:
+def _version(sync: TimelineSync, session: upstream.Session) -> str:
     # The span (and so the buckets) depends on the session's own start and end as well.
     started = session.started_at.isoformat() if session.started_at else ""
     ended = session.ended_at.isoformat() if session.ended_at else ""
@@ -623,7 +624,7 @@ def _version(sync: TimelineSync, session: promptster.Session) -> str:
 
 
 def summary_for(
-    org: Organization, session: promptster.Session, sync: TimelineSync | None
+    org: Organization, session: upstream.Session, sync: TimelineSync | None
 ) -> SessionSummary | None:
     """The session's summary from its local store; None while nothing is stored.
 
@@ -649,7 +650,7 @@ def summary_for(
 
 def summary_html(
     org: Organization,
-    session: promptster.Session,
+    session: upstream.Session,
     sync: TimelineSync | None,
     place: Any,
     *,
@@ -760,7 +761,7 @@ class RowStatus:
 @dataclass
 class CohortRow:
     number: int  # 1-based, in upstream order: the label of the candidate's dot in the charts
-    session: promptster.Session
+    session: upstream.Session
     summary: SessionSummary | None
     sync: TimelineSync | None
     status: str
@@ -885,7 +886,7 @@ _SORTERS: dict[str, Callable[[CohortRow], Any]] = {
 }
 
 
-def _row_status(session: promptster.Session, sync: TimelineSync | None) -> str:
+def _row_status(session: upstream.Session, sync: TimelineSync | None) -> str:
     if session.is_running:
         return RowStatus.RUNNING
     if sync is None or (sync.events_stored == 0 and not sync.complete):
@@ -893,7 +894,7 @@ def _row_status(session: promptster.Session, sync: TimelineSync | None) -> str:
     return RowStatus.STORED if sync.complete else RowStatus.PARTIAL
 
 
-def _upstream_values(session: promptster.Session) -> dict[str, float | None]:
+def _upstream_values(session: upstream.Session) -> dict[str, float | None]:
     duration = session.duration
     return {
         "promptster_ai_pct": session.ai_pct,
@@ -964,26 +965,9 @@ def cohort_for(org: Organization, assessment_id: str) -> Cohort:
        ended session, timeline metrics over those whose timeline is fully stored.
     Upstream errors propagate (`promptster.PromptsterError`) for the view to explain.
     """
-    sessions: list[promptster.Session] = []
-    seen: set[str] = set()
-    total = 0
-    stale = False
-    offset = 0
-    while offset < COHORT_MAX_SESSIONS:
-        fetched = cache.get_session_list(
-            org, assessment_id=assessment_id, limit=promptster.SESSIONS_MAX_LIMIT, offset=offset
-        )
-        page = fetched.value
-        stale = stale or fetched.stale
-        total = page.total
-        for session in page.sessions:
-            # Filter again: a list must never show a session of another assessment.
-            if session.id not in seen and session.assessment_id in ("", assessment_id):
-                seen.add(session.id)
-                sessions.append(session)
-        offset += promptster.SESSIONS_MAX_LIMIT
-        if not page.sessions or offset >= page.total:
-            break
+    listing = cache.list_all_sessions(org, assessment_id=assessment_id, limit=COHORT_MAX_SESSIONS)
+    # Filter again: a list must never show a session of another assessment.
+    sessions = [s for s in listing.sessions if s.assessment_id in ("", assessment_id)]
     syncs = {
         s.session_id: s
         for s in TimelineSync.objects.for_org(org).filter(session_id__in=[s.id for s in sessions])
@@ -1000,9 +984,9 @@ def cohort_for(org: Organization, assessment_id: str) -> Cohort:
     return Cohort(
         assessment_id=assessment_id,
         rows=rows,
-        total=total,
-        truncated=total > len(rows) and offset >= COHORT_MAX_SESSIONS,
-        stale=stale,
+        total=listing.total,
+        truncated=listing.truncated,
+        stale=listing.stale,
         stats=_statistics(rows),
     )
 

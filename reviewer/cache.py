@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from django.core.cache import cache
 
-from reviewer import promptster
+from reviewer import promptster, upstream
 from reviewer.models import Organization
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,9 @@ LIST_TTL = 60
 SESSION_TTL = 600
 RUNNING_SESSION_TTL = 15
 ASSESSMENTS_TTL = 600
+# How long a failed optional call is remembered: a page that can do without its answer (the
+# assessment names of the list's filter) does not ask again on every view.
+OPTIONAL_FAILURE_TTL = 120
 KEEP_STALE_FOR = 24 * 3600
 # Longer than a view's worst upstream call (timeouts and one retry), so a slow refresh keeps
 # its lock and its waiters instead of letting them all call upstream too.
@@ -90,14 +93,46 @@ def _entry_is_valid(entry: Any) -> bool:
     return isinstance(entry, dict) and "at" in entry and "payload" in entry and "ttl" in entry
 
 
+_ERRORS: dict[str, type[promptster.PromptsterError]] = {
+    cls.__name__: cls
+    for cls in (
+        promptster.Unauthorized,
+        promptster.Forbidden,
+        promptster.NotFound,
+        promptster.RateLimited,
+        promptster.Unavailable,
+        promptster.BadResponse,
+        promptster.Rejected,
+    )
+}
+
+
+def _remembered_failure(entry: Any) -> promptster.PromptsterError | None:
+    """The error a failure entry stands for, while it is to be remembered."""
+    if not (isinstance(entry, dict) and isinstance(entry.get("failure"), dict)):
+        return None
+    failure = entry["failure"]
+    if time.time() >= failure.get("until", 0):
+        return None
+    cls = _ERRORS.get(failure.get("type", ""), promptster.PromptsterError)
+    return cls(failure.get("message", ""), status=failure.get("status"))
+
+
+def _fresh(entry: Any) -> bool:
+    return _entry_is_valid(entry) and time.time() - entry["at"] < entry["ttl"]
+
+
 def _cached_call(
     key: str,
     fetch: Callable[[], Any],
     ttl_for: Callable[[Any], int],
+    *,
+    remember_failure_for: int = 0,
 ) -> Fetched[Any]:
     """Serve `key` from the cache or call `fetch()` (which returns a JSON-able payload).
 
-    1. A fresh, well-formed entry is returned at once.
+    1. A fresh, well-formed entry is returned at once; so is a failure remembered for
+       `remember_failure_for` seconds (raised again without asking upstream).
     2. Otherwise one caller takes the refresh lock and fetches. Concurrent callers serve the
        previous value if there is one, or else wait for the lock holder's result, instead of
        calling upstream themselves.
@@ -105,8 +140,11 @@ def _cached_call(
        the failure is raised only when there is nothing to show.
     """
     entry = _safe_get(key)
-    if _entry_is_valid(entry) and time.time() - entry["at"] < entry["ttl"]:
+    if _fresh(entry):
         return Fetched(entry["payload"], fetched_at=entry["at"], from_cache=True)
+    remembered = _remembered_failure(entry)
+    if remembered is not None:
+        raise remembered
     stale = entry if _entry_is_valid(entry) else None
 
     lock_key = key + ":lock"
@@ -122,18 +160,20 @@ def _cached_call(
         if locked:
             # A peer may have stored a value between our first read and taking the lock.
             entry = _safe_get(key)
-            if _entry_is_valid(entry) and time.time() - entry["at"] < entry["ttl"]:
+            if _fresh(entry):
                 return Fetched(entry["payload"], fetched_at=entry["at"], from_cache=True)
         try:
             payload = fetch()
-        except (*promptster.TRANSIENT, promptster.BadResponse):
-            if stale is not None:
+        except promptster.PromptsterError as exc:
+            transient = isinstance(exc, (*promptster.TRANSIENT, promptster.BadResponse))
+            if transient and stale is not None:
                 return Fetched(
                     stale["payload"], stale=True, fetched_at=stale["at"], from_cache=True
                 )
-            raise
-        except promptster.NotFound:
-            _safe_delete(key)  # gone upstream: never serve it again
+            if remember_failure_for:
+                _remember_failure(key, exc, remember_failure_for)
+            elif isinstance(exc, promptster.NotFound):
+                _safe_delete(key)  # gone upstream: never serve it again
             raise
         now = time.time()
         # Written before the lock is released, so no waiter can miss it.
@@ -142,6 +182,16 @@ def _cached_call(
     finally:
         if locked:
             _release_lock(lock_key, owner)
+
+
+def _remember_failure(key: str, exc: promptster.PromptsterError, seconds: int) -> None:
+    failure = {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "status": exc.status,
+        "until": time.time() + seconds,
+    }
+    _safe_set(key, {"failure": failure}, seconds)
 
 
 def _wait_for_peer(key: str, lock_key: str) -> Fetched[Any] | None:
@@ -154,6 +204,9 @@ def _wait_for_peer(key: str, lock_key: str) -> Fetched[Any] | None:
         entry = _safe_get(key)
         if _entry_is_valid(entry):
             return Fetched(entry["payload"], fetched_at=entry["at"], from_cache=True)
+        remembered = _remembered_failure(entry)
+        if remembered is not None:
+            raise remembered
         if _safe_get(lock_key) is None:
             return None
     return None
@@ -174,7 +227,7 @@ def get_session_list(
     source_service: str = "",
     limit: int = 20,
     offset: int = 0,
-) -> Fetched[promptster.SessionPage]:
+) -> Fetched[upstream.SessionPage]:
     params = f"{assessment_id}\x00{source_service}\x00{limit}\x00{offset}"
     digest = hashlib.sha256(params.encode()).hexdigest()[:24]
     key = _key(org, f"sessions-g{_list_generation(org)}", digest)
@@ -183,15 +236,47 @@ def get_session_list(
         page = promptster.client_for(org).list_sessions(
             assessment_id=assessment_id, source_service=source_service, limit=limit, offset=offset
         )
-        return {
-            "sessions": [s.raw for s in page.sessions],
-            "total": page.total,
-            "limit": page.limit,
-            "offset": page.offset,
-        }
+        return upstream.session_page_payload(page)
 
     result = _cached_call(key, fetch, lambda _payload: LIST_TTL)
-    return replace(result, value=promptster.parse_session_page(result.value))
+    return replace(result, value=upstream.parse_session_page(result.value))
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Every session of a filter, as far as it was read."""
+
+    sessions: list[upstream.Session]
+    total: int  # as upstream reports it
+    stale: bool  # some page was served from the cache after upstream failed
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.sessions)
+
+
+def list_all_sessions(
+    org: Organization, *, assessment_id: str = "", source_service: str = "", limit: int
+) -> Listing:
+    """Every session of a filter (at most `limit`), paged through the cached list pages."""
+    stale = False
+    total = 0
+
+    def page(offset: int) -> upstream.SessionPage:
+        nonlocal stale, total
+        fetched = get_session_list(
+            org,
+            assessment_id=assessment_id,
+            source_service=source_service,
+            limit=upstream.SESSIONS_MAX_LIMIT,
+            offset=offset,
+        )
+        stale = stale or fetched.stale
+        total = fetched.value.total
+        return fetched.value
+
+    sessions = list(promptster.iter_session_pages(page, limit=limit))
+    return Listing(sessions, max(total, len(sessions)), stale)
 
 
 def invalidate_session_lists(org: Organization) -> None:
@@ -208,17 +293,18 @@ def _session_ttl(payload: Any) -> int:
     return SESSION_TTL if ended else RUNNING_SESSION_TTL
 
 
-def get_session(org: Organization, session_id: str) -> Fetched[promptster.Session]:
+def get_session(org: Organization, session_id: str) -> Fetched[upstream.Session]:
+    """One session's fields; its id is always `session_id`, never what upstream echoed."""
     key = _key(org, "session", session_id)
 
     def fetch() -> dict[str, Any]:
         return promptster.client_for(org).get_session(session_id).raw
 
     result = _cached_call(key, fetch, _session_ttl)
-    return replace(result, value=promptster.parse_session(result.value))
+    return replace(result, value=upstream.parse_session(result.value, session_id=session_id))
 
 
-def put_session(org: Organization, session: promptster.Session) -> None:
+def put_session(org: Organization, session: upstream.Session) -> None:
     """Store a session object fetched elsewhere (e.g. by a prefetch)."""
     _safe_set(
         _key(org, "session", session.id),
@@ -242,15 +328,22 @@ def invalidate_session(org: Organization, session_id: str) -> None:
 # --- assessments ----------------------------------------------------------------------------
 
 
-def get_assessments(org: Organization) -> Fetched[list[promptster.Assessment]]:
+def get_assessments(org: Organization) -> Fetched[list[upstream.Assessment]]:
+    """The organization's assessments (REFERENCE §1.2). Pages can do without them, so a
+    failure is remembered for `OPTIONAL_FAILURE_TTL` and raised again without asking."""
     key = _key(org, "assessments")
 
     def fetch() -> dict[str, Any]:
         items = promptster.client_for(org).list_assessments()
         return {"assessments": [{"id": a.id, "title": a.title, "role": a.role} for a in items]}
 
-    result = _cached_call(key, fetch, lambda _payload: ASSESSMENTS_TTL)
-    return replace(result, value=promptster.parse_assessments(result.value))
+    result = _cached_call(
+        key,
+        fetch,
+        lambda _payload: ASSESSMENTS_TTL,
+        remember_failure_for=OPTIONAL_FAILURE_TTL,
+    )
+    return replace(result, value=upstream.parse_assessments(result.value))
 
 
 # --- derived data (summaries computed from the local store) -----------------------------------

@@ -13,11 +13,13 @@ from urllib.parse import urlencode
 from django import forms
 from django.http import QueryDict
 
+from reviewer.converters import KEY_PATTERN
 from reviewer.models import Role, ShareLink
-from reviewer.promptster import ID_RE, SESSIONS_MAX_LIMIT
 from reviewer.timeline import ATTRIBUTIONS, TimelineFilter
+from reviewer.upstream import ID_RE, SESSIONS_MAX_LIMIT
 
 _ID_RE = re.compile(rf"^{ID_RE.pattern}$")
+_KEY_RE = re.compile(rf"^{KEY_PATTERN}$")
 _TOOL_RE = re.compile(r"^[A-Za-z0-9_. -]{1,64}$")
 _KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 MAX_QUERY_CHARS = 200
@@ -44,11 +46,13 @@ def _int_param(
     return value
 
 
-def _id_param(raw: str | None, *, name: str, notices: list[str]) -> str:
+def _id_param(
+    raw: str | None, *, name: str, notices: list[str], pattern: re.Pattern[str] = _ID_RE
+) -> str:
     if not raw:
         return ""
     raw = raw.strip()
-    if _ID_RE.match(raw):
+    if pattern.match(raw):
         return raw
     notices.append(f"“{name}” is not a valid id and was ignored.")
     return ""
@@ -143,9 +147,9 @@ def parse_timeline_params(query: QueryDict) -> TimelineParams:
             q=q,
             failures_only=query.get("failures") in ("1", "true", "on"),
         ),
-        after=_id_param(query.get("after"), name="after", notices=notices),
-        before=_id_param(query.get("before"), name="before", notices=notices),
-        at=_id_param(query.get("at"), name="at", notices=notices),
+        after=_id_param(query.get("after"), name="after", notices=notices, pattern=_KEY_RE),
+        before=_id_param(query.get("before"), name="before", notices=notices, pattern=_KEY_RE),
+        at=_id_param(query.get("at"), name="at", notices=notices, pattern=_KEY_RE),
         notices=notices,
     )
 

@@ -2,34 +2,41 @@
 
 Every call goes through `Client._request`, which sets timeouts, decides retries (only
 connection errors, timeouts, 5xx and 429 are transient) and maps failures to the small
-error hierarchy below. Parsing is lenient: the documentation contradicts itself in places
-(REFERENCE.md §7), so every documented variant is accepted and missing fields get defaults.
+error hierarchy below. Answers are read into the typed objects of `reviewer.upstream`
+(leniently: the documentation contradicts itself in places, REFERENCE.md §7); an answer that
+cannot be read at all is a `BadResponse`.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import re
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import requests
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
+
+from reviewer.upstream import (
+    SESSIONS_MAX_LIMIT,
+    TIMELINE_MAX_LIMIT,
+    Assessment,
+    Session,
+    SessionPage,
+    TimelinePage,
+    Unreadable,
+    parse_assessments,
+    parse_session,
+    parse_session_page,
+    parse_timeline_page,
+)
 
 log = logging.getLogger(__name__)
 
-# Ids are UUIDs in the documentation and prefixed slugs (sess_…, evt_…) in its examples; this
-# is the one definition of an id for URLs, cursors and the store alike.
-ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
-SESSIONS_MAX_LIMIT = 100
-TIMELINE_MAX_LIMIT = 2000
+T = TypeVar("T")
 _MAX_SLEEP = 8.0  # never wait longer than this for one retry inside a request
 _BODY_EXCERPT = 200
 
@@ -93,198 +100,34 @@ class Rejected(PromptsterError):
 TRANSIENT = (Unavailable, RateLimited)
 
 
-# --- parsed objects ---------------------------------------------------------------------------
-
-
-def _as_str(value: Any, default: str = "") -> str:
-    return value if isinstance(value, str) else default
-
-
-def _as_int(value: Any, default: int = 0) -> int:
-    if isinstance(value, bool):
-        return default
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value == value:  # not NaN
-        return int(value)
-    return default
-
-
-def _as_float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if value != value:  # NaN
-        return None
-    return float(value)
-
-
-def parse_ts(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
+def _read(parse: Callable[[Any], T], payload: Any) -> T:
+    """Parse an answer into typed objects; an unreadable one is a `BadResponse`."""
     try:
-        parsed = datetime.fromisoformat(value)  # fast path: the documented ISO-8601 form
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    except ValueError:
-        pass
-    try:
-        return parse_datetime(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-    except ValueError:
-        return None
+        return parse(payload)
+    except Unreadable as exc:
+        raise BadResponse(f"unreadable answer: {exc}") from exc
 
 
-def normalise_tool(name: str) -> str:
-    """`claude_code` and `claude-code` are the same tool (REFERENCE §7.1)."""
-    return name.strip().lower().replace("_", "-")
+def iter_session_pages(
+    fetch: Callable[[int], SessionPage], *, limit: int | None = None
+) -> Iterator[Session]:
+    """Sessions from consecutive offset pages (`fetch(offset)`), each id once, until the
+    reported total, an empty page or `limit` sessions.
 
-
-@dataclass(frozen=True)
-class Session:
-    id: str
-    source_services: tuple[str, ...]
-    started_at: datetime | None
-    ended_at: datetime | None
-    last_activity_at: datetime | None
-    metadata: dict[str, Any]
-    event_count: int
-    decision_count: int
-    ai_pct: float | None
-    total_cost: float | None
-    raw: dict[str, Any] = field(repr=False, compare=False)
-
-    @property
-    def short_id(self) -> str:
-        return self.id[:8]
-
-    @property
-    def source_label(self) -> str:
-        return ", ".join(self.source_services) or "unknown"
-
-    @property
-    def is_running(self) -> bool:
-        return self.ended_at is None
-
-    @property
-    def duration(self) -> timedelta | None:
-        if self.started_at and self.ended_at:
-            return self.ended_at - self.started_at
-        return None
-
-    @property
-    def assessment_id(self) -> str:
-        return _as_str(self.metadata.get("assessmentId"))
-
-    @property
-    def candidate_name(self) -> str:
-        return _as_str(self.metadata.get("candidateName"))
-
-    @property
-    def repo_url(self) -> str:
-        return _as_str(self.metadata.get("repoUrl"))
-
-
-def parse_session(raw: Any) -> Session:
-    """Read a session object leniently (sessions page "Session object fields", REFERENCE §1.4)."""
-    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"]:
-        raise BadResponse("session object without an id")
-    source = raw.get("sourceService")
-    if isinstance(source, str):
-        sources: tuple[str, ...] = (normalise_tool(source),) if source.strip() else ()
-    elif isinstance(source, list):
-        sources = tuple(normalise_tool(s) for s in source if isinstance(s, str) and s.strip())
-    else:
-        sources = ()
-    pct = _as_float(raw.get("aiAttributionPct"))
-    if pct is not None:
-        # The quickstart shows a 0–1 fraction (0.71) where the reference says 0–100 (72.5).
-        if 0 < pct <= 1 and not float(pct).is_integer():
-            pct *= 100
-        pct = max(0.0, min(100.0, pct))
-    metadata = raw.get("metadata")
-    return Session(
-        id=raw["id"],
-        source_services=sources,
-        started_at=parse_ts(raw.get("startedAt")),
-        ended_at=parse_ts(raw.get("endedAt")),
-        last_activity_at=parse_ts(raw.get("lastActivityAt")),
-        metadata=metadata if isinstance(metadata, dict) else {},
-        event_count=max(0, _as_int(raw.get("eventCount"))),
-        decision_count=max(0, _as_int(raw.get("decisionFlagCount"))),
-        ai_pct=pct,
-        total_cost=_as_float(raw.get("totalCostUsd")),
-        raw=raw,
-    )
-
-
-@dataclass(frozen=True)
-class SessionPage:
-    sessions: list[Session]
-    total: int
-    limit: int
-    offset: int
-
-
-def parse_session_page(payload: Any) -> SessionPage:
-    if not isinstance(payload, dict) or not isinstance(payload.get("sessions"), list):
-        raise BadResponse("session list without a 'sessions' array")
-    sessions = []
-    for item in payload["sessions"]:
-        try:
-            sessions.append(parse_session(item))
-        except BadResponse:
-            log.warning("skipping an unreadable session object in a list response")
-    return SessionPage(
-        sessions=sessions,
-        total=max(len(sessions), _as_int(payload.get("total"), len(sessions))),
-        limit=_as_int(payload.get("limit"), len(sessions)),
-        offset=max(0, _as_int(payload.get("offset"))),
-    )
-
-
-@dataclass(frozen=True)
-class Assessment:
-    id: str
-    title: str
-    role: str
-
-
-def parse_assessments(payload: Any) -> list[Assessment]:
-    items = payload.get("assessments") if isinstance(payload, dict) else None
-    if not isinstance(items, list):
-        raise BadResponse("assessment list without an 'assessments' array")
-    return [
-        Assessment(id=a["id"], title=_as_str(a.get("title"), a["id"]), role=_as_str(a.get("role")))
-        for a in items
-        if isinstance(a, dict) and isinstance(a.get("id"), str)
-    ]
-
-
-@dataclass(frozen=True)
-class TimelinePage:
-    events: list[dict[str, Any]]
-    has_more: bool
-    cursor: str | None = None  # the id of the page's last event, for the next `after`
-
-    @property
-    def last_id(self) -> str | None:
-        return self.cursor
-
-
-def _usable_id(value: Any) -> bool:
-    return isinstance(value, str) and ID_RE.fullmatch(value) is not None
-
-
-def parse_timeline_page(payload: Any) -> TimelinePage:
-    """Keep every event with a usable id; anything else in it is the renderer's problem."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
-        raise BadResponse("timeline page without an 'events' array")
-    raw = payload["events"]
-    events = [e for e in raw if isinstance(e, dict) and _usable_id(e.get("id"))]
-    if len(events) < len(raw):
-        log.warning("skipped %d timeline entries without a usable id", len(raw) - len(events))
-    cursor = events[-1]["id"] if events else None
-    return TimelinePage(
-        events=events, has_more=payload.get("hasMore") is True and bool(events), cursor=cursor
-    )
+    The one offset loop of the product: the client pages upstream with it, and the cache
+    pages its cached pages with it.
+    """
+    seen: set[str] = set()
+    offset = 0
+    while limit is None or len(seen) < limit:
+        page = fetch(offset)
+        for session in page.sessions:
+            if session.id not in seen and (limit is None or len(seen) < limit):
+                seen.add(session.id)
+                yield session
+        offset += page.limit or len(page.sessions)
+        if not page.sessions or offset >= page.total:
+            return
 
 
 # --- the client -------------------------------------------------------------------------------
@@ -352,7 +195,7 @@ class Client:
         limit: int = 20,
         offset: int = 0,
     ) -> SessionPage:
-        """GET /v1/sessions (sessions page, "Listing sessions")."""
+        """GET /v1/sessions (sessions page, "Listing sessions"); items in either shape."""
         params: dict[str, Any] = {
             "limit": max(1, min(SESSIONS_MAX_LIMIT, limit)),
             "offset": max(0, offset),
@@ -361,19 +204,18 @@ class Client:
             params["assessmentId"] = assessment_id
         if source_service:
             params["sourceService"] = source_service
-        return parse_session_page(self._request("GET", "/v1/sessions", params=params))
+        return _read(parse_session_page, self._request("GET", "/v1/sessions", params=params))
 
     def get_session(self, session_id: str) -> Session:
-        """GET /v1/sessions/:id (sessions page, "Getting a single session").
+        """GET /v1/sessions/:id (sessions page, "Getting a single session"; REFERENCE §1.4).
 
+        The answer may be `{"session": {...}}` (REFERENCE) or the bare object (the sessions
+        page); the returned session carries `session_id`, whatever id upstream echoes.
         One documentation page answers 403 for another organization's id where the others
         answer 404; both mean "not yours", and must look alike to the user.
         """
-        try:
-            payload = self._request("GET", f"/v1/sessions/{quote(session_id, safe='')}")
-        except Forbidden as exc:
-            raise NotFound(str(exc), status=exc.status, body=exc.body) from exc
-        return parse_session(payload.get("session") if isinstance(payload, dict) else None)
+        payload = self._read_session_scoped("GET", f"/v1/sessions/{quote(session_id, safe='')}")
+        return _read(lambda p: parse_session(p, session_id=session_id), payload)
 
     def delete_session(self, session_id: str) -> None:
         """DELETE /v1/sessions/:id (sessions page, "Deleting a session"). Never retried."""
@@ -386,13 +228,10 @@ class Client:
         params: dict[str, Any] = {"limit": max(1, min(TIMELINE_MAX_LIMIT, limit))}
         if after:
             params["after"] = after
-        try:
-            payload = self._request(
-                "GET", f"/v1/sessions/{quote(session_id, safe='')}/timeline", params=params
-            )
-        except Forbidden as exc:  # as in get_session: another organization's id
-            raise NotFound(str(exc), status=exc.status, body=exc.body) from exc
-        return parse_timeline_page(payload)
+        payload = self._read_session_scoped(
+            "GET", f"/v1/sessions/{quote(session_id, safe='')}/timeline", params=params
+        )
+        return _read(parse_timeline_page, payload)
 
     def iter_timeline(
         self, session_id: str, *, after: str | None = None, limit: int = TIMELINE_MAX_LIMIT
@@ -405,9 +244,32 @@ class Client:
                 return
             after = page.last_id
 
+    def iter_sessions(
+        self, *, assessment_id: str = "", source_service: str = "", limit: int | None = None
+    ) -> Iterator[Session]:
+        """Every session of a filter, paging GET /v1/sessions by offset until `total`
+        (REFERENCE §3 "Pagination"); at most `limit` sessions, each once."""
+        yield from iter_session_pages(
+            lambda offset: self.list_sessions(
+                assessment_id=assessment_id,
+                source_service=source_service,
+                limit=SESSIONS_MAX_LIMIT,
+                offset=offset,
+            ),
+            limit=limit,
+        )
+
     def list_assessments(self) -> list[Assessment]:
         """GET /v1/assessments (REFERENCE §1.2)."""
-        return parse_assessments(self._request("GET", "/v1/assessments"))
+        return _read(parse_assessments, self._request("GET", "/v1/assessments"))
+
+    def _read_session_scoped(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None
+    ) -> Any:
+        try:
+            return self._request(method, path, params=params)
+        except Forbidden as exc:  # another organization's id: the same as an unknown one
+            raise NotFound(str(exc), status=exc.status, body=exc.body) from exc
 
     # the choke point --------------------------------------------------------------------------
 

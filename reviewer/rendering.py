@@ -24,6 +24,9 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from pygments.token import STANDARD_TYPES
 
+from reviewer import text
+from reviewer.upstream import Failure
+
 MAX_MARKDOWN_CHARS = 20_000
 # Python-Markdown's link parsing is quadratic in the number of '['; past this many, a
 # candidate's text is shown verbatim rather than letting it stall every page that shows it.
@@ -287,6 +290,9 @@ ATTRIBUTION_LABELS = {
 class EventView:
     id: str
     seq: int
+    key: str  # unique within the session: the id, or `<id>~N` for a later record of that id
+    variant: int  # 0, or N-1 for the Nth record upstream sent under the same id
+    failure: str  # an upstream.Failure value
     kind: str
     label: str
     template: str
@@ -308,7 +314,12 @@ class EventView:
     time_iso: str = ""
     time_title: str = ""
     time_label: str = ""
+    time_raw: str = ""  # a timestamp as sent, when it could not be read
     cut: bool = False  # some field is shown only in part (a "show all" link is offered)
+
+    @property
+    def failure_label(self) -> str:
+        return Failure.LABELS.get(self.failure, "failed")
 
 
 def _display_source(row: Any) -> tuple[str, bool]:
@@ -361,6 +372,8 @@ def present(
             raw = json.loads(source)
         except ValueError:
             raw = {}
+        if text.has_lone_surrogate_escape(source):
+            raw = text.clean_tree(raw)  # a lone surrogate cannot be sent to a browser
         data = raw.get("data") if isinstance(raw, dict) else None
         cut = raw.pop(CUT_KEY, None) if is_copy and isinstance(raw, dict) else None
         if isinstance(cut, dict) and isinstance(data, dict):
@@ -371,9 +384,15 @@ def present(
         badge, badge_title = _badge(attribution_label, row.confidence, row.observability)
         offset = (row.ts - start) if (row.ts and start) else None
         ts = row.ts
+        key = row.key
+        sent_ts = raw.get("ts") if isinstance(raw, dict) else None
         out.append(
             EventView(
-                url=f"{base}events/{quote(row.event_id, safe='')}/",
+                key=key,
+                variant=row.variant,
+                failure=row.failure,
+                time_raw=sent_ts if isinstance(sent_ts, str) and not ts else "",
+                url=f"{base}events/{quote(key, safe='')}/",
                 cut=bool(cut),
                 marker=row.kind in _MARKERS,
                 badge=badge,

@@ -234,6 +234,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reviewer.tasks.resync_running_sessions",
         "schedule": env_int("RESYNC_INTERVAL_SECONDS", 120, minimum=10),
     },
+    "index-pending-search": {
+        "task": "reviewer.tasks.index_pending_search",
+        "schedule": 300,
+    },
 }
 
 # Upstream and local-store tuning.

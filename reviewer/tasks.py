@@ -1,4 +1,4 @@
-"""Celery tasks: thin, named, taking ids; the work is in `reviewer.timeline`."""
+"""Celery tasks: thin, named, taking ids; the work is in `reviewer.prefetch` and `search`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from reviewer import promptster, timeline
+from reviewer import prefetch, promptster, search, timeline
 from reviewer.models import Organization, TimelineSync
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def prefetch_session(organization_id: int, session_id: str) -> str:
     org = Organization.objects.filter(pk=organization_id).first()
     if org is None:
         return "organization gone"
-    result = timeline.prefetch(org, session_id)
+    result = prefetch.prefetch(org, session_id)
     log.info("prefetch %s: %s (%s events)", session_id, result.status, result.events_stored)
     return result.status
 
@@ -43,25 +43,26 @@ def resync_running_sessions() -> int:
     ).select_related("organization")
     count = 0
     for sync in syncs.iterator():
-        if timeline.needs_sync(sync):
+        if prefetch.needs_sync(sync):
             count += enqueue_prefetch(sync.organization, sync.session_id)
     return count
 
 
-def enqueue_prefetch(org: Organization, session_id: str) -> bool:
+def enqueue_prefetch(org: Organization, session_id: str, *, asked: bool = False) -> bool:
     """Queue a prefetch of one session; False if the broker cannot be reached.
 
     The row is marked queued *before* publishing, so a worker that finishes at once is never
-    overwritten back to "queued"; a failed publish puts the previous state back.
+    overwritten back to "queued"; a failed publish puts the previous state back. `asked`
+    (someone pressed "Fetch now") also retries a session blocked by a refused page.
     """
     sync = timeline.get_sync(org, session_id)
-    previous = timeline.mark_queued(sync)
+    previous = prefetch.mark_queued(sync, unblock=asked)
     try:
         prefetch_session.delay(org.pk, session_id)
     except Exception:  # broker unreachable: the page says so and shows what is stored
         log.warning("could not queue a prefetch of %s", session_id, exc_info=True)
         if previous is not None:
-            timeline.unmark_queued(sync, previous)
+            prefetch.unmark_queued(sync, previous)
         return False
     return True
 
@@ -69,8 +70,14 @@ def enqueue_prefetch(org: Organization, session_id: str) -> bool:
 def fetch_if_needed(org: Organization, sync: TimelineSync) -> bool:
     """Queue a prefetch when the store needs one (as opening a page does); False only if it
     needed one and the broker could not be reached. `sync` is refreshed either way."""
-    if not timeline.needs_sync(sync):
+    if not prefetch.needs_sync(sync):
         return True
     queued = enqueue_prefetch(org, sync.session_id)
     sync.refresh_from_db()
     return queued
+
+
+@shared_task(name="reviewer.tasks.index_pending_search", ignore_result=True)
+def index_pending_search() -> int:
+    """Periodically put stored events that missed it into the search index."""
+    return search.index_all_pending()

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, register_converter
 
+from reviewer.converters import EventKeyConverter, IdConverter
 from reviewer.views import admin as admin_views
 from reviewer.views import attribution as attribution_views
 from reviewer.views import events, sessions, sharing
+
+register_converter(IdConverter, "id")
+register_converter(EventKeyConverter, "key")
 
 urlpatterns = [
     path("", sessions.home, name="home"),
@@ -19,55 +23,55 @@ urlpatterns = [
     path("audit/", admin_views.audit_log, name="audit-log"),
     path("sessions/", sessions.session_list, name="session-list"),
     path("sessions/prefetch/", sessions.prefetch_all, name="session-prefetch-all"),
-    path("sessions/<str:session_id>/", sessions.session_detail, name="session-detail"),
-    path("sessions/<str:session_id>/progress/", sessions.session_progress, name="session-progress"),
-    path("sessions/<str:session_id>/prefetch/", sessions.session_prefetch, name="session-prefetch"),
-    path("sessions/<str:session_id>/timeline/", events.session_timeline, name="session-timeline"),
-    path("sessions/<str:session_id>/jump/", events.jump, name="session-jump"),
+    path("sessions/<id:session_id>/", sessions.session_detail, name="session-detail"),
+    path("sessions/<id:session_id>/progress/", sessions.session_progress, name="session-progress"),
+    path("sessions/<id:session_id>/prefetch/", sessions.session_prefetch, name="session-prefetch"),
+    path("sessions/<id:session_id>/timeline/", events.session_timeline, name="session-timeline"),
+    path("sessions/<id:session_id>/jump/", events.jump, name="session-jump"),
     path(
-        "sessions/<str:session_id>/events/<str:event_id>/",
+        "sessions/<id:session_id>/events/<key:event_key>/",
         events.event_detail,
         name="session-event",
     ),
     path(
-        "sessions/<str:session_id>/events/<str:event_id>/followups/",
+        "sessions/<id:session_id>/events/<key:event_key>/followups/",
         events.event_followups,
         name="session-event-followups",
     ),
-    path("sessions/<str:session_id>/export.json", events.export_json, name="session-export-json"),
+    path("sessions/<id:session_id>/export.json", events.export_json, name="session-export-json"),
     path(
-        "sessions/<str:session_id>/export.ndjson",
+        "sessions/<id:session_id>/export.ndjson",
         events.export_ndjson,
         name="session-export-ndjson",
     ),
     path(
-        "sessions/<str:session_id>/attribution/",
+        "sessions/<id:session_id>/attribution/",
         attribution_views.session_attribution,
         name="session-attribution",
     ),
-    path("sessions/<str:session_id>/delete/", admin_views.session_delete, name="session-delete"),
-    path("sessions/<str:session_id>/share/", sharing.session_share, name="session-share"),
+    path("sessions/<id:session_id>/delete/", admin_views.session_delete, name="session-delete"),
+    path("sessions/<id:session_id>/share/", sharing.session_share, name="session-share"),
     path(
-        "sessions/<str:session_id>/share/<int:link_id>/revoke/",
+        "sessions/<id:session_id>/share/<int:link_id>/revoke/",
         sharing.share_revoke,
         name="share-revoke",
     ),
     path(
-        "assessments/<str:assessment_id>/",
+        "assessments/<id:assessment_id>/",
         attribution_views.assessment_cohort,
         name="assessment-cohort",
     ),
     path(
-        "assessments/<str:assessment_id>/cohort.csv",
+        "assessments/<id:assessment_id>/cohort.csv",
         attribution_views.cohort_csv,
         name="assessment-cohort-csv",
     ),
     path("compare/", attribution_views.compare, name="compare"),
     path("shared/<str:token>/", sharing.shared_session, name="shared-session"),
     path("shared/<str:token>/timeline/", sharing.shared_timeline, name="shared-timeline"),
-    path("shared/<str:token>/events/<str:event_id>/", sharing.shared_event, name="shared-event"),
+    path("shared/<str:token>/events/<key:event_key>/", sharing.shared_event, name="shared-event"),
     path(
-        "shared/<str:token>/events/<str:event_id>/followups/",
+        "shared/<str:token>/events/<key:event_key>/followups/",
         sharing.shared_followups,
         name="shared-event-followups",
     ),

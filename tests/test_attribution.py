@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from pytest_django.asserts import assertContains, assertNotContains
 
-from reviewer import timeline
+from reviewer import prefetch
 from reviewer.models import Organization, TimelineSync
 from tests.conftest import ACME
 
@@ -122,7 +122,7 @@ def _add(
 @pytest.fixture
 def exact(sandbox, org_a: Organization) -> str:
     sid = _add(sandbox, EXACT_EVENTS)
-    timeline.prefetch(org_a, sid)
+    prefetch.prefetch(org_a, sid)
     return sid
 
 
@@ -239,7 +239,10 @@ def test_it_states_process_facts_with_links_into_the_timeline(as_alice: Client, 
     assert f'<a href="{base}?kind=test_run"><strong>2</strong> test runs</a>, 50% passing' in (
         process
     )
-    assert "plus 2 test commands (pytest, npm test…), 1 failing" in process
+    assert (
+        "plus 2 test commands (pytest, npm test…) with no test run of their own, 1 failing"
+        in process
+    )
     assert "<strong>1</strong> of 2 likely-AI file changes</a> (50%) were followed" in process
     assert f'<a href="{base}?attribution=likely_human"><strong>2</strong> file changes by hand' in (
         process
@@ -283,7 +286,7 @@ def test_the_shared_page_panel_links_only_inside_the_share(
 
 def test_a_zero_event_session_says_so(as_alice: Client, sandbox, org_a: Organization) -> None:
     sid = _add(sandbox, [], pct=None)
-    timeline.prefetch(org_a, sid)
+    prefetch.prefetch(org_a, sid)
     response = as_alice.get(f"/sessions/{sid}/attribution/")
     assertContains(response, "This session's timeline has no events")
     assertContains(response, "not computed yet")
@@ -342,7 +345,7 @@ def test_hostile_text_is_escaped_in_charts_and_tables(
         ],
         name="<img src=x onerror=alert(1)>",
     )
-    timeline.prefetch(org_a, sid)
+    prefetch.prefetch(org_a, sid)
     response = as_alice.get(f"/sessions/{sid}/attribution/")
     assertNotContains(response, "<script>alert(1)")
     assertNotContains(response, "<b>kind</b>")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reviewer import timeline
+from reviewer import prefetch
 
 junk = st.one_of(
     st.text(max_size=300),
@@ -21,7 +21,7 @@ HYPO = settings(
 @pytest.fixture
 def stored_id(org_a, acme_sessions) -> str:
     session = next(s for s in acme_sessions if s["endedAt"] and 50 < s["eventCount"] < 1500)
-    timeline.prefetch(org_a, session["id"])
+    prefetch.prefetch(org_a, session["id"])
     return session["id"]
 
 

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from pytest_django.asserts import assertContains, assertNotContains
 
-from reviewer import timeline
+from reviewer import prefetch
 from reviewer.models import Organization
 from tests.test_attribution import EXACT_EVENTS, _add, _ev, _p
 
@@ -60,7 +60,7 @@ def cohort(sandbox, org_a: Organization) -> dict[str, str]:
         "dee": _add(sandbox, BEA_EVENTS, assessment=asmt, name="Dee", pct=None, started="09:10:00"),
     }
     for key in ("ada", "bea", "cy"):
-        timeline.prefetch(org_a, ids[key])
+        prefetch.prefetch(org_a, ids[key])
     return ids
 
 

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
-from reviewer import timeline
+from reviewer import prefetch
 from reviewer.models import AuditEntry, ShareLink, StoredEvent
 from tests.conftest import ACME
 
@@ -42,7 +42,7 @@ def victim(org_a, sandbox) -> str:
             },
         ],
     )
-    timeline.prefetch(org_a, sid)
+    prefetch.prefetch(org_a, sid)
     return sid
 
 

@@ -11,14 +11,14 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from reviewer import promptster, tasks, timeline
+from reviewer import prefetch, promptster, tasks, timeline
 from reviewer.models import StoredEvent, TimelineSync
 from tests.conftest import ACME
 
 
 def upstream_ids(sandbox, session_id: str) -> list[str]:
     client = promptster.Client(sandbox.url, ACME["token"], retries=2)
-    return [e["id"] for page in client.iter_timeline(session_id) for e in page.events]
+    return [e.id for page in client.iter_timeline(session_id) for e in page.events]
 
 
 def stored_ids(org, session_id: str) -> list[str]:
@@ -34,7 +34,7 @@ def mid_session(acme_sessions) -> dict:
 
 
 def test_stores_the_exact_sequence(org_a, sandbox, mid_session) -> None:
-    result = timeline.prefetch(org_a, mid_session["id"])
+    result = prefetch.prefetch(org_a, mid_session["id"])
     assert result.status == "done"
     assert stored_ids(org_a, mid_session["id"]) == upstream_ids(sandbox, mid_session["id"])
     sync = timeline.find_sync(org_a, mid_session["id"])
@@ -45,9 +45,9 @@ def test_stores_the_exact_sequence(org_a, sandbox, mid_session) -> None:
 
 
 def test_a_complete_ended_session_is_never_fetched_again(org_a, sandbox, mid_session) -> None:
-    timeline.prefetch(org_a, mid_session["id"])
+    prefetch.prefetch(org_a, mid_session["id"])
     sandbox.reset_stats()
-    result = timeline.prefetch(org_a, mid_session["id"])
+    result = prefetch.prefetch(org_a, mid_session["id"])
     assert result.status == "up-to-date"
     assert "GET /v1/sessions/:id/timeline" not in sandbox.stats()["by_route"]
     assert StoredEvent.objects.count() == mid_session["eventCount"]
@@ -63,7 +63,7 @@ def test_resumes_after_an_upstream_failure_without_gaps_or_duplicates(
             sandbox.inject("status", status=503, count=100, route="GET /v1/sessions/:id/timeline")
 
     with pytest.raises(promptster.Unavailable):
-        timeline.prefetch(
+        prefetch.prefetch(
             org_a, mid_session["id"], client=client, progress=break_after_two_pages, page_size=500
         )
     sync = timeline.find_sync(org_a, mid_session["id"])
@@ -75,7 +75,7 @@ def test_resumes_after_an_upstream_failure_without_gaps_or_duplicates(
 
     sandbox.clear_faults()
     sandbox.reset_stats()
-    timeline.prefetch(org_a, mid_session["id"], client=client, page_size=500)
+    prefetch.prefetch(org_a, mid_session["id"], client=client, page_size=500)
     # It continued from the last stored event instead of starting over.
     timeline_calls = sandbox.stats()["by_route"]["GET /v1/sessions/:id/timeline"]
     pages_left = -(-(mid_session["eventCount"] - partial) // 500)
@@ -88,7 +88,7 @@ def test_pages_that_repeat_or_skip_an_event_still_give_the_exact_sequence(
     org_a, sandbox, mid_session, fault
 ) -> None:
     sandbox.inject(fault, count=1, route="GET /v1/sessions/:id/timeline")
-    timeline.prefetch(org_a, mid_session["id"])
+    prefetch.prefetch(org_a, mid_session["id"])
     ids = stored_ids(org_a, mid_session["id"])
     assert ids == upstream_ids(sandbox, mid_session["id"])
     assert len(ids) == len(set(ids)) == mid_session["eventCount"]
@@ -96,12 +96,12 @@ def test_pages_that_repeat_or_skip_an_event_still_give_the_exact_sequence(
 
 def test_a_running_sessions_new_events_arrive_on_resync(org_a, sandbox) -> None:
     running = sandbox.state.running_session_ids(ACME["id"])[0]
-    timeline.prefetch(org_a, running)
+    prefetch.prefetch(org_a, running)
     before = timeline.find_sync(org_a, running).events_stored
     assert not timeline.find_sync(org_a, running).complete
     sandbox.state.grow(running, 25)
     sandbox.reset_stats()
-    timeline.prefetch(org_a, running)
+    prefetch.prefetch(org_a, running)
     assert timeline.find_sync(org_a, running).events_stored == before + 25
     assert sandbox.stats()["by_route"]["GET /v1/sessions/:id/timeline"] == 1  # from the cursor
     assert stored_ids(org_a, running) == upstream_ids(sandbox, running)
@@ -114,7 +114,7 @@ def test_concurrent_prefetches_fetch_the_timeline_once(org_a, sandbox, mid_sessi
 
     def run() -> None:
         try:
-            results.append(timeline.prefetch(org_a, mid_session["id"]).status)
+            results.append(prefetch.prefetch(org_a, mid_session["id"]).status)
         except Exception as exc:  # surfaced by the assertion below
             results.append(repr(exc))
         finally:
@@ -149,15 +149,15 @@ def test_a_dead_workers_lease_expires_and_another_finishes_the_job(
             raise WorkerKilled()
 
     with pytest.raises(WorkerKilled):
-        timeline.prefetch(org_a, mid_session["id"], client=client, progress=die, page_size=1000)
-    assert timeline.prefetch(org_a, mid_session["id"]).status == "busy"
+        prefetch.prefetch(org_a, mid_session["id"], client=client, progress=die, page_size=1000)
+    assert prefetch.prefetch(org_a, mid_session["id"]).status == "busy"
     time.sleep(1.1)
-    assert timeline.prefetch(org_a, mid_session["id"]).status == "done"
+    assert prefetch.prefetch(org_a, mid_session["id"]).status == "done"
     assert stored_ids(org_a, mid_session["id"]) == upstream_ids(sandbox, mid_session["id"])
 
 
 def test_deleted_upstream_session_is_reported_not_retried(org_a, sandbox) -> None:
-    result = timeline.prefetch(org_a, "11111111-2222-3333-4444-555555555555")
+    result = prefetch.prefetch(org_a, "11111111-2222-3333-4444-555555555555")
     assert result.status == "gone"
     sync = timeline.find_sync(org_a, "11111111-2222-3333-4444-555555555555")
     assert sync.state == TimelineSync.State.FAILED and "no such session" in sync.last_error
@@ -199,21 +199,21 @@ def test_a_lost_queue_message_is_asked_again_after_a_while(org_a, acme_sessions)
     sync = timeline.get_sync(org_a, acme_sessions[5]["id"])
     TimelineSync.objects.filter(pk=sync.pk).update(state="queued", queued_at=timezone.now())
     sync.refresh_from_db()
-    assert not timeline.needs_sync(sync)
+    assert not prefetch.needs_sync(sync)
     TimelineSync.objects.filter(pk=sync.pk).update(
-        queued_at=timezone.now() - timeline.QUEUE_PATIENCE - timedelta(seconds=1)
+        queued_at=timezone.now() - prefetch.QUEUE_PATIENCE - timedelta(seconds=1)
     )
     sync.refresh_from_db()
-    assert timeline.needs_sync(sync)
+    assert prefetch.needs_sync(sync)
 
 
 def test_a_failed_fetch_is_not_retried_by_every_view_at_once(org_a, acme_sessions) -> None:
     sync = timeline.get_sync(org_a, acme_sessions[6]["id"])
     TimelineSync.objects.filter(pk=sync.pk).update(state="failed", finished_at=timezone.now())
     sync.refresh_from_db()
-    assert not timeline.needs_sync(sync)
+    assert not prefetch.needs_sync(sync)
     TimelineSync.objects.filter(pk=sync.pk).update(
-        finished_at=timezone.now() - timeline.FAILURE_PATIENCE - timedelta(seconds=1)
+        finished_at=timezone.now() - prefetch.FAILURE_PATIENCE - timedelta(seconds=1)
     )
     sync.refresh_from_db()
-    assert timeline.needs_sync(sync)
+    assert prefetch.needs_sync(sync)

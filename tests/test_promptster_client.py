@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from reviewer import promptster
-from reviewer.promptster import Client, parse_session
+from reviewer import promptster, upstream
+from reviewer.promptster import Client
+from reviewer.upstream import parse_session
 from tests.conftest import ACME, GLOBEX
 
 
@@ -29,7 +30,7 @@ def test_never_asks_for_more_than_the_documented_maximum(client: Client, sandbox
 
 def test_walks_a_timeline_with_the_after_cursor(client: Client, acme_sessions) -> None:
     session = next(s for s in acme_sessions if 1000 < s["eventCount"] < 5000)
-    ids = [e["id"] for page in client.iter_timeline(session["id"], limit=700) for e in page.events]
+    ids = [e.id for page in client.iter_timeline(session["id"], limit=700) for e in page.events]
     assert len(ids) == session["eventCount"] == len(set(ids))
 
 
@@ -122,6 +123,6 @@ def test_documented_variants_of_a_session_are_read(raw, tools, pct) -> None:
     assert session.is_running
 
 
-def test_a_session_without_id_is_a_bad_response() -> None:
-    with pytest.raises(promptster.BadResponse):
+def test_a_session_without_id_cannot_be_read() -> None:
+    with pytest.raises(upstream.Unreadable):
         parse_session({"eventCount": 3})

@@ -8,7 +8,7 @@ import re
 import pytest
 from pytest_django.asserts import assertContains
 
-from reviewer import cache, promptster, timeline
+from reviewer import cache, prefetch, promptster, timeline
 from tests.conftest import ACME
 
 FAULTS = [
@@ -30,7 +30,7 @@ def stored(org_a, acme_sessions, monkeypatch) -> dict:
     for name in ("LIST_TTL", "SESSION_TTL", "RUNNING_SESSION_TTL", "ASSESSMENTS_TTL"):
         monkeypatch.setattr(cache, name, 0)
     session = next(s for s in acme_sessions if s["endedAt"] and 300 < s["eventCount"] < 2000)
-    timeline.prefetch(org_a, session["id"])
+    prefetch.prefetch(org_a, session["id"])
     return session
 
 
@@ -77,12 +77,12 @@ def test_prefetch_completes_exactly_once_faults_stop(org_a, sandbox, acme_sessio
     sandbox.inject(fault, count=1, route="GET /v1/sessions/:id/timeline", **params)
     # The task would retry a failure; the next run resumes from what is stored.
     with contextlib.suppress(promptster.PromptsterError):
-        timeline.prefetch(org_a, session["id"], client=client, page_size=1000)
-    timeline.prefetch(org_a, session["id"], client=client, page_size=1000)
+        prefetch.prefetch(org_a, session["id"], client=client, page_size=1000)
+    prefetch.prefetch(org_a, session["id"], client=client, page_size=1000)
     ids = list(
         timeline.StoredEvent.objects.filter(sync=timeline.find_sync(org_a, session["id"]))
         .order_by("seq")
         .values_list("event_id", flat=True)
     )
-    upstream = [e["id"] for page in client.iter_timeline(session["id"]) for e in page.events]
+    upstream = [e.id for page in client.iter_timeline(session["id"]) for e in page.events]
     assert ids == upstream

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from reviewer import timeline
+from reviewer import prefetch
 from reviewer.models import ShareLink
 from tests.conftest import ACME
 
@@ -48,7 +48,7 @@ def target(org_a, alice, sandbox) -> dict:
         {"startedAt": "2026-11-04T09:00:00Z", "endedAt": "2026-11-04T09:40:00Z"},
         [{"kind": "prompt", "ts": "2026-11-04T09:00:00Z", "data": {"text": "Add a cache"}}],
     )
-    timeline.prefetch(org_a, sid)
+    prefetch.prefetch(org_a, sid)
     link, _ = ShareLink.create(org=org_a, session_id=sid, user=alice, hours=5)
     return {"sid": sid, "short": sid[:8], "link": link.pk}
 

@@ -8,8 +8,8 @@ import re
 import pytest
 from pytest_django.asserts import assertContains, assertNotContains
 
-from reviewer import timeline
-from reviewer.models import StoredEvent
+from reviewer import prefetch, promptster, timeline
+from reviewer.models import EventText, StoredEvent
 from tests.conftest import ACME, active_content
 
 EVENT = re.compile(r'data-event-id="([^"]+)"')
@@ -22,7 +22,7 @@ def event_ids(response) -> list[str]:
 @pytest.fixture
 def stored(org_a, acme_sessions) -> dict:
     session = next(s for s in acme_sessions if s["endedAt"] and 600 < s["eventCount"] < 3000)
-    timeline.prefetch(org_a, session["id"])
+    prefetch.prefetch(org_a, session["id"])
     return session
 
 
@@ -71,7 +71,11 @@ def test_kind_filter_and_search_run_on_the_store(as_carol, org_a, stored) -> Non
     response = as_carol.get(f"/sessions/{stored['id']}/timeline/?q={needle}")
     found = event_ids(response)
     assert commands[0].event_id in found
-    matching = {e.event_id for e in ordered(org_a, stored["id"]) if needle.lower() in e.search_text}
+    matching = {
+        e.event_id
+        for e in ordered(org_a, stored["id"])
+        if needle.lower() in EventText.objects.get(event=e).text
+    }
     assert set(found) <= matching
 
 
@@ -162,7 +166,7 @@ def test_progress_polling_stops_with_286_when_done(as_carol, stored) -> None:
 
 def test_hostile_content_is_shown_as_text(as_carol, org_a, sandbox) -> None:
     hostile = sandbox.state.hostile_session_id(ACME["id"])
-    timeline.prefetch(org_a, hostile)
+    prefetch.prefetch(org_a, hostile)
     baseline = active_content(as_carol.get("/sessions/?limit=1").content.decode())
     for url in (
         f"/sessions/{hostile}/",
@@ -178,21 +182,17 @@ def test_hostile_content_is_shown_as_text(as_carol, org_a, sandbox) -> None:
 
 def test_big_payloads_are_truncated_with_an_expand_link(as_carol, org_a, sandbox) -> None:
     big = sandbox.state.big_session_id(ACME["id"])
-    client = timeline.promptster.Client(sandbox.url, ACME["token"])
+    client = promptster.Client(sandbox.url, ACME["token"])
     # Store just the pages holding the largest diff, through the same page writer.
     sync = timeline.get_sync(org_a, big)
-    token = timeline._claim(sync)
+    token = sync.claim(60)
     largest = None
     for page in client.iter_timeline(big):
-        timeline._store_page(sync, token, page.events)
+        prefetch._store_page(sync, token, page)
         for event in page.events:
-            diff = (
-                (event.get("data") or {}).get("diff")
-                if isinstance(event.get("data"), dict)
-                else None
-            )
+            diff = event.data.get("diff")
             if isinstance(diff, str) and diff.count("\n") >= 20_000:
-                largest = event
+                largest = event.raw
         if largest:
             break
     assert largest is not None
@@ -228,7 +228,7 @@ def test_ids_with_dots_and_colons_page_correctly(as_carol, org_a, sandbox) -> No
         {"startedAt": "2026-11-03T10:00:00Z", "endedAt": "2026-11-03T11:00:00Z"},
         events,
     )
-    timeline.prefetch(org_a, sid)
+    prefetch.prefetch(org_a, sid)
     response = as_carol.get(f"/sessions/{sid}/timeline/?after=evt.1:x")
     assert event_ids(response) == ["evt.2:x", "evt.3:x", "evt.4:x"]
     assert as_carol.get(f"/sessions/{sid}/events/evt.3:x/").status_code == 200
@@ -253,7 +253,7 @@ def test_a_huge_field_without_its_own_link_still_offers_the_whole_event(as_carol
             }
         ],
     )
-    timeline.prefetch(org_a, sid)
+    prefetch.prefetch(org_a, sid)
     chunk = as_carol.get(f"/sessions/{sid}/timeline/").content.decode()
     assert "shown in part" in chunk and "line 7999:" not in chunk
     full = as_carol.get(f"/sessions/{sid}/events/evt-huge/").content.decode()

@@ -106,7 +106,7 @@ def test_a_killed_worker_leaves_nothing_broken(org_a, sandbox, acme_sessions) ->
         second.wait(10)
 
     client = promptster.Client(sandbox.url, ACME["token"])
-    upstream = [e["id"] for page in client.iter_timeline(session["id"]) for e in page.events]
+    upstream = [e.id for page in client.iter_timeline(session["id"]) for e in page.events]
     sync = timeline.find_sync(org_a, session["id"])
     stored_ids = list(
         StoredEvent.objects.filter(sync=sync).order_by("seq").values_list("event_id", flat=True)

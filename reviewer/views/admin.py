@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from reviewer import access, cache, promptster, timeline
+from reviewer import access, cache, prefetch, promptster, timeline
 from reviewer.forms import DeleteForm, MemberForm, OrganizationForm, RoleForm, TokenForm
 from reviewer.models import (
     AuditEntry,
@@ -103,7 +103,7 @@ def session_delete(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
             ShareLink.objects.for_org(org).filter(session_id=session.id, revoked_at=None).update(
                 revoked_at=timezone.now(), revoked_by=request.user
             )
-            timeline.purge(org, session.id)
+            prefetch.purge(org, session.id)
     finally:
         cache.release(org, f"delete:{session.id}", owner)
     cache.invalidate_session(org, session.id)

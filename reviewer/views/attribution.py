@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
-from reviewer import access, attribution, cache, promptster, tasks, timeline
+from reviewer import access, attribution, cache, prefetch, promptster, tasks, timeline, upstream
 from reviewer.models import Membership, TimelineSync
 from reviewer.views.common import HtmxHttpRequest, member_view
 from reviewer.views.events import Place
@@ -146,7 +146,7 @@ def _fetch_missing(membership: Membership, cohort: attribution.Cohort) -> tuple[
         if row.session.is_running:
             continue
         sync = row.sync or timeline.get_sync(org, row.session.id)
-        if not timeline.needs_sync(sync):
+        if not prefetch.needs_sync(sync):
             continue
         if not tasks.enqueue_prefetch(org, row.session.id):
             return queued, True
@@ -184,7 +184,7 @@ def cohort_csv(request: HtmxHttpRequest, assessment_id: str) -> HttpResponse:
 @dataclass(frozen=True)
 class Side:
     key: str  # "a" or "b"
-    session: promptster.Session
+    session: upstream.Session
     summary: attribution.SessionSummary | None
     sync: TimelineSync
     place: Place
@@ -204,7 +204,7 @@ def _side(membership: Membership, key: str, session_id: str) -> Side:
     )
 
 
-def _compare_options(membership: Membership, sides: list[Side]) -> list[promptster.Session]:
+def _compare_options(membership: Membership, sides: list[Side]) -> list[upstream.Session]:
     """Sessions to offer in the picker: the same assessment as a chosen one, else recent ones."""
     assessment_id = next((s.session.assessment_id for s in sides if s.session.assessment_id), "")
     try:

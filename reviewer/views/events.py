@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,12 +22,14 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from reviewer import access, cache, rendering, timeline
+from reviewer.converters import KEY_PATTERN
 from reviewer.forms import TimelineParams, parse_timeline_params
 from reviewer.models import Organization, StoredEvent, TimelineSync
-from reviewer.promptster import Session
+from reviewer.upstream import Session
 from reviewer.views.common import HtmxHttpRequest, member_view
 
 CONTEXT_BEFORE_TARGET = 2
+KEY_RE = re.compile(KEY_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -202,10 +205,14 @@ def render_chunk(request: HtmxHttpRequest, place: Place, session: Session | None
     return HttpResponse(chunk["html"])
 
 
-def render_event(request: HtmxHttpRequest, place: Place, event_id: str) -> HttpResponse:
+def render_event(request: HtmxHttpRequest, place: Place, event_key: str) -> HttpResponse:
     """One event in full, with no truncation (the 'show all' of a long payload)."""
-    access.check_session_id(event_id)
-    row = StoredEvent.objects.for_sync(place.sync).filter(event_id=event_id).first()
+    seq = timeline.seq_of(place.sync, event_key)
+    row = (
+        StoredEvent.objects.for_sync(place.sync).filter(seq=seq).first()
+        if seq is not None
+        else None
+    )
     if row is None:
         raise Http404("No such event in this session.")
     start = _first_ts(place)
@@ -214,15 +221,14 @@ def render_event(request: HtmxHttpRequest, place: Place, event_id: str) -> HttpR
     return render(request, template, {"event": event, "place": place, "full": True})
 
 
-def render_followups(request: HtmxHttpRequest, place: Place, event_id: str) -> HttpResponse:
-    access.check_session_id(event_id)
-    seq = timeline.seq_of(place.sync, event_id)
+def render_followups(request: HtmxHttpRequest, place: Place, event_key: str) -> HttpResponse:
+    seq = timeline.seq_of(place.sync, event_key)
     if seq is None:
         raise Http404("No such event in this session.")
     rows = timeline.followups(place.sync, seq)
     start = _first_ts(place)
     events = rendering.present(rows, start, base=place.base)
-    context = {"events": events, "place": place, "prompt_id": event_id}
+    context = {"events": events, "place": place, "prompt_id": event_key}
     template = "sessions/followups.html#list" if request.htmx else "sessions/followups.html"
     return render(request, template, context)
 
@@ -240,16 +246,16 @@ def session_timeline(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
 
 @require_GET
 @member_view
-def event_detail(request: HtmxHttpRequest, session_id: str, event_id: str) -> HttpResponse:
+def event_detail(request: HtmxHttpRequest, session_id: str, event_key: str) -> HttpResponse:
     _, place = _member_place(request, session_id)
-    return render_event(request, place, event_id)
+    return render_event(request, place, event_key)
 
 
 @require_GET
 @member_view
-def event_followups(request: HtmxHttpRequest, session_id: str, event_id: str) -> HttpResponse:
+def event_followups(request: HtmxHttpRequest, session_id: str, event_key: str) -> HttpResponse:
     _, place = _member_place(request, session_id)
-    return render_followups(request, place, event_id)
+    return render_followups(request, place, event_key)
 
 
 @require_GET
@@ -259,7 +265,7 @@ def jump(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     _, place = _member_place(request, session_id)
     direction = "prev" if request.GET.get("dir") == "prev" else "next"
     origin = request.GET.get("from", "")
-    seq = timeline.seq_of(place.sync, origin) if access.SESSION_ID_RE.match(origin) else None
+    seq = timeline.seq_of(place.sync, origin) if KEY_RE.fullmatch(origin) else None
     if seq is None:
         seq = -1 if direction == "next" else 2**31
     target = timeline.neighbour_failure(place.sync, seq, direction)
@@ -269,7 +275,7 @@ def jump(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
         messages.info(request, f"No {'later' if direction == 'next' else 'earlier'} failure.")
         anchor = f"?at={origin}#event-{origin}" if origin and seq not in (-1, 2**31) else ""
         return redirect(place.base + anchor)
-    return redirect(f"{place.base}?at={target.event_id}#event-{target.event_id}")
+    return redirect(f"{place.base}?at={target.key}#event-{target.key}")
 
 
 @require_GET

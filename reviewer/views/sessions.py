@@ -18,7 +18,7 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from reviewer import access, attribution, cache, promptster, tasks, timeline
+from reviewer import access, attribution, cache, prefetch, promptster, tasks, timeline, upstream
 from reviewer.forms import PAGE_SIZES, parse_list_params, parse_timeline_params
 from reviewer.models import Organization, ShareLink
 from reviewer.rendering import visible_controls
@@ -33,7 +33,7 @@ PREFETCH_ALL_LIMIT = 500
 _upstream_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="upstream")
 
 
-def _assessments(org: Organization) -> list[promptster.Assessment]:
+def _assessments(org: Organization) -> list[upstream.Assessment]:
     """Without assessments the filter falls back to a free-text id; the list says what failed."""
     try:
         return cache.get_assessments(org).value
@@ -112,7 +112,7 @@ def _progress(sync: timeline.TimelineSync) -> tuple[object, ...]:
 def _rows_html(
     org: Organization,
     query: str,
-    page: promptster.SessionPage,
+    page: upstream.SessionPage,
     fetched_at: float,
     syncs: dict[str, timeline.TimelineSync],
     titles: dict[str, str],
@@ -154,7 +154,7 @@ class SessionRow:
 
 
 def _row(
-    session: promptster.Session, sync: timeline.TimelineSync | None, titles: dict[str, str]
+    session: upstream.Session, sync: timeline.TimelineSync | None, titles: dict[str, str]
 ) -> SessionRow:
     started = session.started_at.astimezone(UTC) if session.started_at else None
     assessment = titles.get(session.assessment_id, session.assessment_id)
@@ -192,26 +192,20 @@ def prefetch_all(request: HtmxHttpRequest) -> HttpResponse:
     org = membership.organization
     params = parse_list_params(request.POST)
     queued = failed = 0
-    offset = 0
-    while offset < PREFETCH_ALL_LIMIT:
-        page = cache.get_session_list(
-            org,
-            assessment_id=params.assessment_id,
-            source_service=params.source_service,
-            limit=promptster.SESSIONS_MAX_LIMIT,
-            offset=offset,
-        ).value
-        for session in page.sessions:
-            sync = timeline.get_sync(org, session.id)
-            if not timeline.needs_sync(sync):
-                continue
-            if tasks.enqueue_prefetch(org, session.id):
-                queued += 1
-            else:
-                failed += 1
-        offset += promptster.SESSIONS_MAX_LIMIT
-        if offset >= page.total or not page.sessions:
-            break
+    listing = cache.list_all_sessions(
+        org,
+        assessment_id=params.assessment_id,
+        source_service=params.source_service,
+        limit=PREFETCH_ALL_LIMIT,
+    )
+    for session in listing.sessions:
+        sync = timeline.get_sync(org, session.id)
+        if not prefetch.needs_sync(sync):
+            continue
+        if tasks.enqueue_prefetch(org, session.id):
+            queued += 1
+        else:
+            failed += 1
     if failed:
         messages.error(
             request,
@@ -281,7 +275,7 @@ def session_prefetch(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     """Start (or resume) fetching this session's timeline now."""
     membership = access.get_membership(request)
     session = access.get_session_for_member(membership, session_id).value
-    if tasks.enqueue_prefetch(membership.organization, session.id):
+    if tasks.enqueue_prefetch(membership.organization, session.id, asked=True):
         messages.success(request, "Fetching the timeline in the background.")
     else:
         messages.error(request, "The background worker's queue cannot be reached right now.")

@@ -15,7 +15,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from reviewer import access, attribution, cache, promptster, timeline
+from reviewer import access, attribution, cache, promptster, timeline, upstream
 from reviewer.forms import ShareForm, parse_timeline_params
 from reviewer.models import AuditEntry, Role, ShareLink, hash_share_token, session_is_deleted
 from reviewer.views.common import HtmxHttpRequest, member_view
@@ -121,7 +121,7 @@ class ShareUnavailable(Exception):
     pass
 
 
-def _resolve_share(token: str) -> tuple[ShareLink, promptster.Session, Place]:
+def _resolve_share(token: str) -> tuple[ShareLink, upstream.Session, Place]:
     """The link, its session and its place; 404 for unknown tokens, 410 once it has ended."""
     if not (20 <= len(token) <= 100):
         raise Http404("No such share link.")
@@ -173,7 +173,7 @@ def _shared(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 
 @_shared
 def shared_session(
-    request: HtmxHttpRequest, link: ShareLink, session: promptster.Session, place: Place
+    request: HtmxHttpRequest, link: ShareLink, session: upstream.Session, place: Place
 ) -> HttpResponse:
     """The read-only page a share link opens: timeline and attribution, nothing else."""
     if not request.GET:
@@ -203,7 +203,7 @@ def shared_session(
 
 @_shared
 def shared_timeline(
-    request: HtmxHttpRequest, link: ShareLink, session: promptster.Session, place: Place
+    request: HtmxHttpRequest, link: ShareLink, session: upstream.Session, place: Place
 ) -> HttpResponse:
     return render_chunk(request, place, session)
 
@@ -212,19 +212,19 @@ def shared_timeline(
 def shared_event(
     request: HtmxHttpRequest,
     link: ShareLink,
-    session: promptster.Session,
+    session: upstream.Session,
     place: Place,
-    event_id: str,
+    event_key: str,
 ) -> HttpResponse:
-    return render_event(request, place, event_id)
+    return render_event(request, place, event_key)
 
 
 @_shared
 def shared_followups(
     request: HtmxHttpRequest,
     link: ShareLink,
-    session: promptster.Session,
+    session: upstream.Session,
     place: Place,
-    event_id: str,
+    event_key: str,
 ) -> HttpResponse:
-    return render_followups(request, place, event_id)
+    return render_followups(request, place, event_key)

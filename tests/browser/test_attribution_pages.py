@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from reviewer import timeline
+from reviewer import prefetch
 
 
 def _stored_pair(org, acme_sessions) -> tuple[dict, dict]:
@@ -18,7 +18,7 @@ def _stored_pair(org, acme_sessions) -> tuple[dict, dict]:
         if s["metadata"].get("assessmentId") == first["metadata"].get("assessmentId")
     )
     for s in (first, second):
-        timeline.prefetch(org, s["id"])
+        prefetch.prefetch(org, s["id"])
     return first, second
 
 

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from reviewer import timeline
+from reviewer import prefetch, timeline
 from reviewer.models import ShareLink, StoredEvent
 from tests.conftest import ACME
 
@@ -53,7 +53,7 @@ def test_read_a_big_timeline_scroll_filter_search_and_jump(
         (s for s in acme_sessions if s["endedAt"] and s["eventCount"] < 5000),
         key=lambda s: s["eventCount"],
     )
-    timeline.prefetch(org_a, session["id"])
+    prefetch.prefetch(org_a, session["id"])
     login("alice")
     page.goto(f"{live_server.url}/sessions/{session['id']}/")
     events = page.locator(".timeline > li.ev")
@@ -93,7 +93,7 @@ def test_read_a_big_timeline_scroll_filter_search_and_jump(
 
 def test_hostile_content_never_runs(page: Page, live_server, alice, org_a, sandbox, login, shot):
     hostile = sandbox.state.hostile_session_id(ACME["id"])
-    timeline.prefetch(org_a, hostile)
+    prefetch.prefetch(org_a, hostile)
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     _, token = ShareLink.create(org=org_a, session_id=hostile, user=alice, hours=1)

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Browser, Page, expect
 
-from reviewer import timeline
+from reviewer import prefetch
 from tests.conftest import ACME
 
 
@@ -43,7 +43,7 @@ def test_share_open_logged_out_revoke(
     page: Page, browser: Browser, live_server, bob, org_a, sandbox, login, shot
 ):
     sid = _session(sandbox)
-    timeline.prefetch(org_a, sid)
+    prefetch.prefetch(org_a, sid)
     login("bob")
     page.goto(f"{live_server.url}/sessions/{sid}/")
     page.click("text=Share")
@@ -74,7 +74,7 @@ def test_share_open_logged_out_revoke(
 
 def test_delete_through_the_modal(page: Page, live_server, alice, org_a, sandbox, login, shot):
     sid = _session(sandbox)
-    timeline.prefetch(org_a, sid)
+    prefetch.prefetch(org_a, sid)
     login("alice")
     page.goto(f"{live_server.url}/sessions/{sid}/")
     page.click("text=Delete…")

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from reviewer import promptster, timeline
+from reviewer import prefetch, promptster
 from reviewer.models import Organization, TimelineSync
 
 
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         client = promptster.client_for(org, retries=4, background=True)
         try:
             if opts["all"]:
-                ids += [s.id for s in _all_sessions(client) if s.id not in ids]
+                ids += [s.id for s in client.iter_sessions() if s.id not in ids]
         except promptster.PromptsterError as exc:
             raise CommandError(f"Could not list sessions: {exc.user_message}") from None
         if not ids:
@@ -44,25 +44,18 @@ class Command(BaseCommand):
             self.stdout.flush()
 
         try:
-            result = timeline.prefetch(org, session_id, client=client, progress=progress)
+            result = prefetch.prefetch(org, session_id, client=client, progress=progress)
         except promptster.PromptsterError as exc:
             self.stderr.write(f"{session_id}: failed: {exc.user_message} ({exc})")
             return False
         if result.status == "gone":
             self.stderr.write(f"{session_id}: not found upstream")
             return False
+        if result.status == "blocked":
+            sync = TimelineSync.objects.get(organization=org, session_id=session_id)
+            self.stderr.write(f"{session_id}: {sync.last_error}")
+            return False
         self.stdout.write(
             f"{session_id}: {result.status}, {result.events_stored} events stored" + " " * 10
         )
         return True
-
-
-def _all_sessions(client: promptster.Client) -> list[promptster.Session]:
-    sessions: list[promptster.Session] = []
-    offset = 0
-    while True:
-        page = client.list_sessions(limit=promptster.SESSIONS_MAX_LIMIT, offset=offset)
-        sessions += page.sessions
-        offset += promptster.SESSIONS_MAX_LIMIT
-        if offset >= page.total or not page.sessions:
-            return sessions
