@@ -50,6 +50,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from reviewer import cache, charts, rendering, timeline, upstream
@@ -78,6 +79,25 @@ _ACTIVITY_OF_KIND = {kind: key for key, kinds in ACTIVITIES.items() for kind in 
 
 def activity_of(kind: str) -> str:
     return _ACTIVITY_OF_KIND.get(kind, "other")
+
+
+# How long after its end a session's missing aiAttributionPct still reads as "pending".
+PCT_PENDING_FOR = timedelta(minutes=15)
+
+
+def promptster_pct_state(session: upstream.Session, sync: TimelineSync | None) -> str:
+    """What Promptster's own aiAttributionPct says: "value", or why there is none:
+    "pending" (running, or just ended), "no_changes" (the stored timeline changed no file),
+    or "not_computed"."""
+    if session.ai_pct is not None:
+        return "value"
+    if session.is_running:
+        return "pending"
+    if session.ended_at is not None and timezone.now() - session.ended_at < PCT_PENDING_FOR:
+        return "pending"
+    if sync is not None and sync.complete and sync.file_changes == 0:
+        return "no_changes"
+    return "not_computed"
 
 
 def _pct(part: float, whole: float) -> float | None:
@@ -244,6 +264,7 @@ class SessionSummary:
     hand_files: int
     process: Process
     ai_pct: float | None = None
+    ai_pct_state: str = "value"  # see promptster_pct_state
     expected_events: int | None = None
     session_running: bool = False
 
@@ -643,6 +664,7 @@ def summary_for(
     return replace(
         summary,
         ai_pct=session.ai_pct,
+        ai_pct_state=promptster_pct_state(session, sync),
         expected_events=max(expected, summary.total_events) if expected else None,
         session_running=session.is_running,
     )
@@ -660,12 +682,25 @@ def summary_html(
     and place: its charts are the costly part of a session page."""
     summary = summary_for(org, session, sync)
     template = "attribution/_summary.html" if full else "attribution/panel.html"
-    context = {"summary": summary, "session": session, "place": place, "compact": not full}
+    pct_state = promptster_pct_state(session, sync)
+    context = {
+        "summary": summary,
+        "session": session,
+        "place": place,
+        "compact": not full,
+        "pct_state": pct_state,
+    }
     if summary is None or sync is None:
         return mark_safe(render_to_string(template, context))  # noqa: S308
     name = hashlib.sha256(repr((template, place.base, place.shared)).encode()).hexdigest()[:20]
     version = repr(
-        (_version(sync, session), session.ai_pct, summary.expected_events, session.is_running)
+        (
+            _version(sync, session),
+            session.ai_pct,
+            pct_state,
+            summary.expected_events,
+            session.is_running,
+        )
     )
     html = cache.get_derived(
         org,

@@ -121,6 +121,43 @@ class TimelineParams:
 
 def parse_timeline_params(query: QueryDict) -> TimelineParams:
     notices: list[str] = []
+    kinds = _kinds_param(query, notices)
+    attribution = query.get("attribution", "").strip()
+    if attribution and attribution not in ATTRIBUTIONS:
+        notices.append("“attribution” must be one of: " + ", ".join(ATTRIBUTIONS) + ".")
+        attribution = ""
+    q = _text_param(query, "q", notices)
+    return TimelineParams(
+        filter=TimelineFilter(
+            kinds=kinds,
+            attribution=attribution,
+            q=q,
+            failures_only=query.get("failures") in ("1", "true", "on"),
+        ),
+        after=_id_param(query.get("after"), name="after", notices=notices, pattern=_KEY_RE),
+        before=_id_param(query.get("before"), name="before", notices=notices, pattern=_KEY_RE),
+        at=_id_param(query.get("at"), name="at", notices=notices, pattern=_KEY_RE),
+        notices=notices,
+    )
+
+
+@dataclass
+class SearchParams:
+    q: str = ""
+    assessment_id: str = ""
+    kinds: tuple[str, ...] = ()
+    page: int = 1
+    notices: list[str] = field(default_factory=list)
+
+    def query(self, **overrides: object) -> str:
+        pairs: list[tuple[str, object]] = [("q", self.q)]
+        pairs += [("assessmentId", self.assessment_id)] if self.assessment_id else []
+        pairs += [("kind", k) for k in self.kinds]
+        pairs += [(k, v) for k, v in overrides.items() if v not in ("", None)]
+        return urlencode(pairs)
+
+
+def _kinds_param(query: QueryDict, notices: list[str]) -> tuple[str, ...]:
     kinds = []
     for raw in query.getlist("kind")[:30]:
         for kind in raw.split(","):
@@ -131,25 +168,27 @@ def parse_timeline_params(query: QueryDict) -> TimelineParams:
                 kinds.append(kind)
             else:
                 notices.append("An unknown event kind in “kind” was ignored.")
-    attribution = query.get("attribution", "").strip()
-    if attribution and attribution not in ATTRIBUTIONS:
-        notices.append("“attribution” must be one of: " + ", ".join(ATTRIBUTIONS) + ".")
-        attribution = ""
-    q = query.get("q", "").replace("\x00", "")
-    if len(q) > MAX_QUERY_CHARS:
+    return tuple(dict.fromkeys(kinds))
+
+
+def _text_param(query: QueryDict, name: str, notices: list[str]) -> str:
+    value = query.get(name, "").replace("\x00", "")
+    if len(value) > MAX_QUERY_CHARS:
         notices.append(f"The search text was cut to its first {MAX_QUERY_CHARS} characters.")
-        q = q[:MAX_QUERY_CHARS]
-    q = q.strip()
-    return TimelineParams(
-        filter=TimelineFilter(
-            kinds=tuple(dict.fromkeys(kinds)),
-            attribution=attribution,
-            q=q,
-            failures_only=query.get("failures") in ("1", "true", "on"),
+        value = value[:MAX_QUERY_CHARS]
+    return value.strip()
+
+
+def parse_search_params(query: QueryDict) -> SearchParams:
+    """`/search/?q=&assessmentId=&kind=&page=`: bad values are dropped with a notice."""
+    notices: list[str] = []
+    return SearchParams(
+        q=_text_param(query, "q", notices),
+        assessment_id=_id_param(query.get("assessmentId"), name="assessmentId", notices=notices),
+        kinds=_kinds_param(query, notices),
+        page=_int_param(
+            query.get("page"), name="page", default=1, lo=1, hi=10_000, notices=notices
         ),
-        after=_id_param(query.get("after"), name="after", notices=notices, pattern=_KEY_RE),
-        before=_id_param(query.get("before"), name="before", notices=notices, pattern=_KEY_RE),
-        at=_id_param(query.get("at"), name="at", notices=notices, pattern=_KEY_RE),
         notices=notices,
     )
 

@@ -39,41 +39,71 @@ def mark_events(rendered: str, query: str) -> str:
     """Rendered timeline events with the matches of `query` marked inside their bodies.
 
     Only text inside an element of class `ev-body` is looked at, and not inside links or
-    toggles; a match that spans an element boundary (a highlighted code token) is not marked.
+    toggles. A match may span elements (a coloured word and the plain text after it): each
+    piece is marked in its own element.
     """
     if not query.strip():
         return rendered
     out: list[str] = []
+    body: list[tuple[str, bool]] = []  # (part, is candidate text) of the current event body
     stack: list[str] = []  # open elements inside the current event body
-    in_body = 0  # depth of the innermost ev-body in `stack` (0: outside)
     skipping = 0
     for part in _TAG.split(rendered):
         if not part:
             continue
-        if part.startswith("<"):
+        if not stack:
             out.append(part)
             opened = _OPEN.match(part)
-            closed = _CLOSE.match(part)
-            if opened and not part.endswith("/>"):
-                tag = opened.group(1).lower()
-                if tag in _VOID:
-                    continue
-                if in_body:
-                    stack.append(tag)
-                    skipping += tag in _SKIP
-                elif 'class="ev-body' in opened.group(2):
-                    in_body = 1
-                    stack = [tag]
-            elif closed and in_body and stack:
-                tag = stack.pop()
-                skipping -= tag in _SKIP
-                if not stack:
-                    in_body = 0
+            if opened and 'class="ev-body' in opened.group(2):
+                stack = [opened.group(1).lower()]
             continue
-        if in_body and not skipping:
-            out.append(mark_text(html.unescape(part), query))
-        else:
+        if not part.startswith("<"):
+            body.append((part, not skipping))
+            continue
+        body.append((part, False))
+        opened = _OPEN.match(part)
+        closed = _CLOSE.match(part)
+        if opened and not part.endswith("/>") and opened.group(1).lower() not in _VOID:
+            tag = opened.group(1).lower()
+            stack.append(tag)
+            skipping += tag in _SKIP
+        elif closed:
+            tag = stack.pop()
+            skipping -= tag in _SKIP
+            if not stack:  # the body closed: mark it and move on
+                out.append(_mark_parts(body, query))
+                body = []
+    out.append(_mark_parts(body, query))
+    return "".join(out)
+
+
+def _mark_parts(parts: list[tuple[str, bool]], query: str) -> str:
+    """Mark the matches of `query` in the candidate text of `parts` (escaped HTML pieces)."""
+    texts = [html.unescape(p) if is_text else "" for p, is_text in parts]
+    joined = "".join(texts)
+    spans = list(text.find_all(joined, query))
+    if not spans:
+        return "".join(p for p, _ in parts)
+    out = []
+    offset = 0
+    for (part, is_text), plain in zip(parts, texts, strict=True):
+        if not is_text:
             out.append(part)
+            continue
+        start, end = offset, offset + len(plain)
+        offset = end
+        cuts = [
+            (max(a, start) - start, min(b, end) - start) for a, b in spans if a < end and b > start
+        ]
+        if not cuts:
+            out.append(part)
+            continue
+        pos = 0
+        for a, b in cuts:
+            out.append(escape(plain[pos:a]))
+            out.append(f"<mark>{escape(plain[a:b])}</mark>")
+            pos = b
+        out.append(escape(plain[pos:]))
     return "".join(out)
 
 

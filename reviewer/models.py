@@ -210,8 +210,11 @@ class TimelineSync(models.Model):
 
     @property
     def accounted(self) -> int:
-        """Events upstream sent for this session that are stored or knowingly left out."""
-        return self.events_stored + self.unusable_events + self.unstorable_count
+        """Events upstream sent for this session: stored, or knowingly left out (exact
+        repeats, entries without a usable id, events the database refused)."""
+        return (
+            self.events_stored + self.repeats_dropped + self.unusable_events + self.unstorable_count
+        )
 
     # --- the lease ------------------------------------------------------------------------
 

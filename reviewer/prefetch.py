@@ -134,6 +134,7 @@ def _copy(model: Any, fields: list[Any], rows: list[dict]) -> None:
     table = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     with (
+        connection.wrap_database_errors,  # psycopg's own errors become Django's
         connection.cursor() as cursor,
         cursor.cursor.copy(
             f"COPY {table} ({columns}) FROM STDIN"  # noqa: S608 - names come from the model

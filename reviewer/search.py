@@ -93,9 +93,9 @@ def filter_matching(qs: QuerySet[Any], query: str, sync_ids: Iterable[int]) -> Q
     return qs if ids is None else qs.filter(pk__in=ids)
 
 
-def pending(sync: TimelineSync) -> int:
-    """How many of the session's events are not in the text index yet."""
-    return EventText.objects.filter(sync=sync, indexed=False).count()
+def pending_count(sync_ids: Iterable[int]) -> int:
+    """How many events of these sessions are not in the text index yet (found by a scan)."""
+    return EventText.objects.filter(sync_id__in=list(sync_ids), indexed=False).count()
 
 
 def index_pending(sync: TimelineSync, *, batch: int = INDEX_BATCH) -> int:

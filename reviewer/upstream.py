@@ -60,7 +60,7 @@ def as_int(value: Any, default: int = 0) -> int:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        return int(value) if value == value and abs(value) < 1e18 else default
+        return int(value) if value == value and abs(value) != float("inf") else default
     if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
         return int(value.strip())
     return default

@@ -9,7 +9,7 @@ from django.urls import path, register_converter
 from reviewer.converters import EventKeyConverter, IdConverter
 from reviewer.views import admin as admin_views
 from reviewer.views import attribution as attribution_views
-from reviewer.views import events, sessions, sharing
+from reviewer.views import events, search, sessions, sharing
 
 register_converter(IdConverter, "id")
 register_converter(EventKeyConverter, "key")
@@ -67,6 +67,7 @@ urlpatterns = [
         name="assessment-cohort-csv",
     ),
     path("compare/", attribution_views.compare, name="compare"),
+    path("search/", search.org_search, name="org-search"),
     path("shared/<str:token>/", sharing.shared_session, name="shared-session"),
     path("shared/<str:token>/timeline/", sharing.shared_timeline, name="shared-timeline"),
     path("shared/<str:token>/events/<key:event_key>/", sharing.shared_event, name="shared-event"),

@@ -37,6 +37,7 @@ def session_attribution(request: HtmxHttpRequest, session_id: str) -> HttpRespon
         "sync": sync,
         "broker_down": broker_down,
         "summary": attribution.summary_for(org, session, sync),
+        "pct_state": attribution.promptster_pct_state(session, sync),
     }
     place = Place.for_member(org, session.id, sync)
     context["place"] = place
@@ -188,6 +189,10 @@ class Side:
     summary: attribution.SessionSummary | None
     sync: TimelineSync
     place: Place
+
+    @property
+    def pct_state(self) -> str:
+        return attribution.promptster_pct_state(self.session, self.sync)
 
 
 def _side(membership: Membership, key: str, session_id: str) -> Side:

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
-from reviewer import access, cache, rendering, timeline
+from reviewer import access, cache, highlight, rendering, timeline
 from reviewer.converters import KEY_PATTERN
 from reviewer.forms import TimelineParams, parse_timeline_params
 from reviewer.models import Organization, StoredEvent, TimelineSync
@@ -125,6 +125,8 @@ def cached_chunk(place: Place, params: TimelineParams, start: Any) -> dict[str, 
     def compute() -> dict[str, Any]:
         context = chunk_context(generic, params, start)
         html = render_to_string("sessions/timeline.html#chunk", context)
+        if params.filter.q:
+            html = highlight.mark_events(html, params.filter.q)
         return {"html": html, "first_id": context["chunk"].first_id}
 
     chunk = cache.get_derived(

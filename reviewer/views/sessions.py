@@ -149,6 +149,7 @@ class SessionRow:
     events: int
     decisions: int
     ai_pct: int | None
+    ai_pct_state: str
     stored: str
     stored_known: bool
 
@@ -179,6 +180,7 @@ def _row(
         events=session.event_count,
         decisions=session.decision_count,
         ai_pct=None if session.ai_pct is None else round(session.ai_pct),
+        ai_pct_state=attribution.promptster_pct_state(session, sync),
         stored=stored,
         stored_known=sync is not None and sync.complete is False,
     )
@@ -235,6 +237,7 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
         "shown": sync.events_stored,
         "stale": fetched.stale,
         "sync": sync,
+        "pct_state": attribution.promptster_pct_state(session, sync),
         "broker_down": broker_down,
         "share_links": ShareLink.objects.for_org(org)
         .active()

@@ -190,6 +190,7 @@ def shared_session(
         "session": session,
         "link": link,
         "sync": place.sync,
+        "pct_state": attribution.promptster_pct_state(session, place.sync),
         "panel_html": mark_safe(  # noqa: S308 - rendered by our own templates
             personalise(
                 attribution.summary_html(link.organization, session, place.sync, cacheable(place)),

@@ -1,0 +1,331 @@
+"""What is stored and counted from real-world timelines: nothing lost, nothing counted twice.
+
+Each input is the kind of thing real sessions and public bug reports of similar tools contain:
+lone surrogates, repeated ids, events of other sessions, odd timestamps, tool calls the
+candidate refused. Every test goes through the sandbox over real HTTP and the real database.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.db import connection
+from pytest_django.asserts import assertContains, assertNotContains
+
+from reviewer import prefetch, upstream
+from reviewer.models import StoredEvent, TimelineSync
+from tests.conftest import ACME
+from tests.test_attribution import _add, _ev, _p
+
+EVENT = re.compile(r'data-event-id="([^"]+)"')
+
+
+def _stored(org, sid: str) -> list[StoredEvent]:
+    return list(
+        StoredEvent.objects.filter(sync__organization=org, sync__session_id=sid).order_by("seq")
+    )
+
+
+def _sync(org, sid: str) -> TimelineSync:
+    return TimelineSync.objects.get(organization=org, session_id=sid)
+
+
+# --- one bad event never blocks a session ------------------------------------------------------
+
+
+def test_a_lone_surrogate_is_stored_shown_and_exported_as_sent(as_carol, org_a, sandbox) -> None:
+    sid = _add(
+        sandbox,
+        [
+            _ev("prompt", "10:00:00", {"text": "fix \ud83d the parser"}, _p("likely_human")),
+            _ev("command", "10:01:00", {"command": "echo \udc00", "exitCode": 0}),
+            _ev("session_end", "10:02:00"),
+        ],
+    )
+    assert prefetch.prefetch(org_a, sid).status == "done"
+    assert len(_stored(org_a, sid)) == 3
+
+    page = as_carol.get(f"/sessions/{sid}/")
+    assert page.status_code == 200
+    assertContains(page, "fix \ufffd the parser")  # shown, with the replacement character
+    event_id = _stored(org_a, sid)[0].event_id
+    assert as_carol.get(f"/sessions/{sid}/events/{event_id}/").status_code == 200
+
+    exported = as_carol.get(f"/sessions/{sid}/export.ndjson")
+    body = b"".join(exported.streaming_content).decode()
+    assert "\\ud83d" in body  # faithful to what upstream sent
+    assert json.loads(body.splitlines()[0])["data"]["text"] == "fix \ud83d the parser"
+    found = as_carol.get(f"/sessions/{sid}/timeline/?q=the+parser")
+    assert EVENT.findall(found.content.decode()) == [event_id]
+
+
+def test_nul_characters_never_reach_a_column(org_a, sandbox) -> None:
+    sid = _add(sandbox, [_ev("file_diff", "10:00:00", {"path": "a\x00b.py", "diff": "+x\x00"})])
+    prefetch.prefetch(org_a, sid)
+    assert [e.path for e in _stored(org_a, sid)] == ["ab.py"]
+
+
+def test_the_same_id_with_different_content_is_kept_and_marked(as_carol, org_a, sandbox) -> None:
+    sid = _add(
+        sandbox,
+        [
+            _ev("prompt", "10:00:00", {"text": "build it"}, id="p-1"),
+            _ev("command", "10:01:00", {"command": "make", "exitCode": 0}, id="e-7"),
+            _ev("command", "10:02:00", {"command": "make test", "exitCode": 2}, id="e-7"),
+            _ev("command", "10:02:00", {"command": "make test", "exitCode": 2}, id="e-7"),
+            _ev("session_end", "10:03:00", id="end"),
+        ],
+        pct=None,
+    )
+    assert prefetch.prefetch(org_a, sid).status == "done"
+    stored = _stored(org_a, sid)
+    assert [(e.event_id, e.variant) for e in stored] == [
+        ("p-1", 0),
+        ("e-7", 0),
+        ("e-7", 1),
+        ("end", 0),
+    ]
+    sync = _sync(org_a, sid)
+    assert (sync.repeats_dropped, sync.id_conflicts) == (1, 1)
+    assert sync.note == ""  # 4 of 5 stored, the exact repeat accounted for: not "short"
+
+    page = as_carol.get(f"/sessions/{sid}/")
+    assertContains(page, "same id as an earlier event", count=2)  # the pill and the note
+    assertContains(page, 'id="event-e-7~2"')
+    assertContains(page, "1 exact repeat of events already received was left out")
+    assert as_carol.get(f"/sessions/{sid}/events/e-7~2/").status_code == 200
+    assertContains(as_carol.get(f"/sessions/{sid}/events/e-7~2/"), "make test")
+
+    summary = as_carol.get(f"/sessions/{sid}/attribution/").content.decode()
+    assert "<strong>2</strong> commands</a>" in summary
+    assert "<strong>1</strong> failed</a> (50%)" in summary
+
+
+def test_a_redelivered_page_writes_nothing_twice_even_with_shared_ids(org_a, sandbox) -> None:
+    sid = _add(
+        sandbox,
+        [
+            _ev("command", "10:01:00", {"command": "make"}, id="e-7"),
+            _ev("command", "10:02:00", {"command": "make test"}, id="e-7"),
+        ],
+    )
+    sync = prefetch.get_sync(org_a, sid)
+    token = sync.claim(60)
+    page = next(iter(prefetch.promptster.Client(sandbox.url, ACME["token"]).iter_timeline(sid)))
+    prefetch._store_page(sync, token, page)
+    prefetch._store_page(sync, token, page)  # a redelivery after a crash
+    assert [(e.event_id, e.variant) for e in _stored(org_a, sid)] == [("e-7", 0), ("e-7", 1)]
+    sync.refresh_from_db()
+    assert sync.repeats_dropped == 2 and sync.id_conflicts == 1
+
+
+def test_events_of_another_session_are_left_out_and_reported(as_carol, org_a, sandbox) -> None:
+    sid = _add(
+        sandbox,
+        [
+            _ev("prompt", "10:00:00", {"text": "mine"}),
+            _ev("prompt", "10:01:00", {"text": "SOMEONE ELSES"}, sessionId="other-session-1"),
+            _ev("prompt", "10:02:00", {"text": "also mine"}),
+        ],
+    )
+    prefetch.prefetch(org_a, sid)
+    assert [json.loads(e.raw)["data"]["text"] for e in _stored(org_a, sid)] == ["mine", "also mine"]
+    page = as_carol.get(f"/sessions/{sid}/")
+    assertNotContains(page, "SOMEONE ELSES")
+    assertContains(page, "1 event of other sessions came with this timeline and was left out")
+
+
+@pytest.fixture
+def refusing_db(db):
+    """The database itself refuses events of kind "poison" (a real trigger, not a mock)."""
+    table = StoredEvent._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                f"CREATE TRIGGER refuse_poison BEFORE INSERT ON {table} "
+                "WHEN NEW.kind = 'poison' BEGIN SELECT RAISE(ABORT, 'refused by a test'); END"
+            )
+        else:
+            cursor.execute(
+                "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN "
+                "IF NEW.kind = 'poison' THEN RAISE EXCEPTION 'refused by a test'; END IF; "
+                "RETURN NEW; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER refuse_poison BEFORE INSERT ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_poison()"
+            )
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DROP TRIGGER IF EXISTS refuse_poison"
+            + ("" if connection.vendor == "sqlite" else f" ON {table}")
+        )
+        if connection.vendor != "sqlite":
+            cursor.execute("DROP FUNCTION IF EXISTS refuse_poison()")
+
+
+def test_an_event_the_database_refuses_is_named_and_the_rest_stored(
+    as_carol, org_a, sandbox, refusing_db
+) -> None:
+    sid = _add(
+        sandbox,
+        [
+            _ev("prompt", "10:00:00", {"text": "before"}),
+            _ev("poison", "10:01:00", {}, id="bad-event-1"),
+            _ev("prompt", "10:02:00", {"text": "after"}),
+            _ev("session_end", "10:03:00"),
+        ],
+    )
+    assert prefetch.prefetch(org_a, sid).status == "done"
+    stored = _stored(org_a, sid)
+    assert [e.kind for e in stored] == ["prompt", "prompt", "session_end"]
+    assert [e.seq for e in stored] == [0, 1, 2]  # positions stay gapless
+    page = as_carol.get(f"/sessions/{sid}/")
+    assertContains(page, "1 event could not be stored")
+    assertContains(page, "<code>bad-event-1</code>")
+    assert _sync(org_a, sid).note == ""  # accounted for, so not "came up short"
+
+
+def test_a_page_that_cannot_be_stored_stops_with_the_event_id_and_no_retry_loop(
+    as_carol, org_a, sandbox, refusing_db
+) -> None:
+    sid = _add(sandbox, [_ev("poison", f"10:0{i}:00", {}, id=f"poison-{i}") for i in range(3)])
+    result = prefetch.prefetch(org_a, sid)
+    assert result.status == "blocked"
+    sync = _sync(org_a, sid)
+    assert sync.state == "failed" and sync.blocked_event_id == "poison-0"
+    assert not prefetch.needs_sync(sync)  # views and beat never queue it again on their own
+    page = as_carol.get(f"/sessions/{sid}/")
+    assertContains(page, "Event poison-0 could not be stored")
+    assertContains(page, "Fetch now")
+    prefetch.mark_queued(sync, unblock=True)  # what "Fetch now" does
+    sync.refresh_from_db()
+    assert sync.blocked_event_id == ""
+
+
+def test_absurd_counts_are_clamped_instead_of_failing_the_insert(org_a, sandbox) -> None:
+    sid = _add(
+        sandbox,
+        [_ev("file_diff", "10:00:00", {"path": "x.py", "linesAdded": 1e20, "linesRemoved": -5})],
+    )
+    prefetch.prefetch(org_a, sid)
+    (event,) = _stored(org_a, sid)
+    assert (event.lines_added, event.lines_removed) == (upstream.MAX_COUNT, 0)
+
+
+# --- failures and counts ------------------------------------------------------------------------
+
+REJECTION = "Permission to use Bash has been denied because the user declined it."
+
+
+@pytest.fixture
+def tools_session(sandbox, org_a) -> str:
+    sid = _add(
+        sandbox,
+        [
+            _ev("prompt", "10:00:00", {"text": "run the migration"}, id="p1"),
+            _ev(
+                "tool_use",
+                "10:01:00",
+                {"toolName": "Bash", "ok": False, "error": REJECTION},
+                id="t-rej",
+            ),
+            _ev(
+                "tool_use",
+                "10:02:00",
+                {"toolName": "Edit", "ok": False, "error": "old_string not found"},
+                id="t-err",
+            ),
+            _ev(
+                "tool_call",
+                "10:03:00",
+                {"tool": "Read", "ok": False, "error": "This command requires approval"},
+                id="t-appr",
+            ),
+            _ev("tool_use", "10:04:00", {"toolName": "Read", "ok": True}, id="t-ok"),
+            _ev("command", "10:05:00", {"command": "pytest -q", "exitCode": 1}, id="c-test"),
+            _ev("test_run", "10:05:01", {"passed": 3, "failed": 1}, id="r-test"),
+            _ev("command", "10:06:00", {"command": "npm test", "exitCode": 0}, id="c-lone"),
+            _ev("prompt", "10:07:00", {"text": "next"}, id="p2"),
+            _ev("session_end", "10:08:00"),
+        ],
+    )
+    prefetch.prefetch(org_a, sid)
+    return sid
+
+
+def test_failed_tool_calls_are_failures_told_apart(as_carol, org_a, tools_session) -> None:
+    sid = tools_session
+    by_id = {e.event_id: e for e in _stored(org_a, sid)}
+    assert by_id["t-rej"].failure == upstream.Failure.REJECTED
+    assert by_id["t-appr"].failure == upstream.Failure.REJECTED
+    assert by_id["t-err"].failure == upstream.Failure.TOOL_ERROR
+    assert not by_id["t-ok"].failed
+
+    failures = as_carol.get(f"/sessions/{sid}/timeline/?failures=1").content.decode()
+    assert EVENT.findall(failures) == ["t-rej", "t-err", "t-appr", "c-test", "r-test"]
+    assert failures.count("rejected by the user") == 2
+    assert "tool error" in failures
+    jump = as_carol.get(f"/sessions/{sid}/jump/?dir=next&from=p1")
+    assert jump["Location"].endswith("#event-t-rej")
+    followed = as_carol.get(f"/sessions/{sid}/events/p1/followups/").content.decode()
+    assert {"t-rej", "t-err", "t-appr"} <= set(EVENT.findall(followed))
+    assert "t-ok" not in EVENT.findall(followed)
+
+
+def test_a_test_command_and_its_test_run_count_once(as_carol, tools_session) -> None:
+    summary = as_carol.get(f"/sessions/{tools_session}/attribution/").content.decode()
+    assert "<strong>1</strong> test run</a>" in summary
+    assert "plus 1 test command (pytest, npm test…) with no test run of its own" in summary
+    assert "<strong>4</strong> tool calls</a>" in summary
+    assert "<strong>3</strong> failed</a> (2 rejected by the user)" in summary
+
+
+@pytest.mark.parametrize(
+    ("sent", "expected"),
+    [
+        ("2025-06-01t10:00:00.123456789z", "2025-06-01T10:00:00.123456+00:00"),
+        ("2025-06-01T10:00:00Z", "2025-06-01T10:00:00+00:00"),
+        ("2025-06-01T12:30:00.5+02:30", "2025-06-01T12:30:00.500000+02:30"),
+        ("2025-06-01 10:00:00z", "2025-06-01T10:00:00+00:00"),
+        ("2025-06-01T10:00:00.1-07:00", "2025-06-01T10:00:00.100000-07:00"),
+        ("2016-12-31T23:59:60Z", "2016-12-31T23:59:59+00:00"),
+        ("2025-06-01T10:00:00", "2025-06-01T10:00:00+00:00"),
+        ("yesterday", None),
+        ("2025-13-01T10:00:00Z", None),
+    ],
+)
+def test_every_rfc3339_form_parses(sent: str, expected: str | None) -> None:
+    parsed = upstream.parse_ts(sent)
+    assert (parsed.isoformat() if parsed else None) == expected
+
+
+def test_an_unreadable_timestamp_shows_what_was_sent(as_carol, org_a, sandbox) -> None:
+    event = _ev("prompt", None, {"text": "when?"})
+    sid = _add(sandbox, [{**event, "ts": "last tuesday-ish"}])
+    prefetch.prefetch(org_a, sid)
+    page = as_carol.get(f"/sessions/{sid}/")
+    assertContains(page, "last tuesday-ish")
+    assertNotContains(page, ">no time<")
+
+
+def test_a_diffs_dash_content_lines_are_counted_as_content() -> None:
+    diff = "--- a/q.sql\n+++ b/q.sql\n@@ -1,3 +1,3 @@\n--- old comment\n+++ new comment\n keep\n"
+    assert upstream.count_diff_lines(diff) == (1, 1)
+
+
+def test_an_ended_session_without_changes_reads_no_file_changes(as_carol, org_a, sandbox) -> None:
+    quiet = _add(
+        sandbox,
+        [_ev("prompt", "10:00:00", {"text": "explain"}), _ev("session_end", "10:05:00")],
+        pct=None,
+    )
+    running = _add(sandbox, [_ev("prompt", "10:00:00", {"text": "hi"})], pct=None, ended=False)
+    prefetch.prefetch(org_a, quiet)
+    prefetch.prefetch(org_a, running)
+    assertContains(as_carol.get(f"/sessions/{quiet}/"), "no file changes")
+    assertContains(as_carol.get(f"/sessions/{running}/"), "pending")
+    assertNotContains(as_carol.get(f"/sessions/{quiet}/"), ">pending<")
