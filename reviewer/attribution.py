@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -61,7 +60,6 @@ HAND_ATTRIBUTIONS = ("likely_human", "ai_revised_by_human")
 DEFAULT_CONFIDENCE = 0.5
 BUCKET_COUNT = 24
 MAX_FILES = 200
-COHORT_MAX_SESSIONS = 1000
 _NO_PROMPT_AFTER = 2**31 - 1
 
 # Activity groups for the "what kind of activity" stack (labels in charts.ACTIVITY_LABELS);
@@ -189,7 +187,7 @@ class FileRow:
         """(attribution, label, added, removed) in the fixed class order, non-empty only."""
         return [
             (attr, rendering.ATTRIBUTION_LABELS[attr], *self.by_attribution[attr])
-            for attr in timeline.ATTRIBUTIONS
+            for attr in upstream.ATTRIBUTIONS
             if attr in self.by_attribution
         ]
 
@@ -413,38 +411,62 @@ def _tested_ai_changes(sync: TimelineSync) -> tuple[int, int]:
     return result["total"] or 0, result["tested"] or 0
 
 
-def compute_summary(
-    sync: TimelineSync, started_at: datetime | None, ended_at: datetime | None
-) -> SessionSummary:
-    """Summarise what is stored for `sync` now (see the module docstring for the queries).
+@dataclass(frozen=True)
+class _Span:
+    """Where a session lies in time, and how it is cut into buckets."""
 
-    The span runs from the earlier of the session's start and its first event to the later of
-    its end and its last event, cut into `BUCKET_COUNT` equal buckets (one when it has no
-    length). Events without a timestamp are counted everywhere except in the buckets.
-    """
-    events = _events(sync)
-    confidence = Coalesce(F("confidence"), Value(DEFAULT_CONFIDENCE), output_field=FloatField())
-    lines = F("lines_added") + F("lines_removed")
+    start: datetime | None
+    end: datetime | None
+    count: int
+    width: timedelta
+    first_change: datetime | None
+    undated: int
 
-    span = events.aggregate(
+
+def _span(
+    events: QuerySet[StoredEvent], started_at: datetime | None, ended_at: datetime | None
+) -> _Span:
+    """From the earlier of the session's start and its first event to the later of its end and
+    its last event, in `BUCKET_COUNT` equal buckets (one when it has no length)."""
+    found = events.aggregate(
         first=Min("ts"),
         last=Max("ts"),
         first_change=Min("ts", filter=Q(kind__in=CHANGE_KINDS)),
         undated=Count("id", filter=Q(ts__isnull=True)),
     )
-    starts = [t for t in (started_at, span["first"]) if t is not None]
-    ends = [t for t in (ended_at, span["last"]) if t is not None]
+    starts = [t for t in (started_at, found["first"]) if t is not None]
+    ends = [t for t in (ended_at, found["last"]) if t is not None]
     start = min(starts) if starts else None
     end = max(ends) if ends else None
     if start is not None and end is not None and end > start:
         count, width = BUCKET_COUNT, (end - start) / BUCKET_COUNT
     else:
         count, width = 1, timedelta(0)
-    bucket_start = start or datetime.min
+    return _Span(start, end, count, width, found["first_change"], found["undated"] or 0)
 
+
+@dataclass
+class _Tally:
+    """Grouped rows folded into per-class, per-kind and per-bucket totals."""
+
+    classes: dict[str, dict[str, float]]
+    kinds: dict[str, int]
+    failed_by_kind: dict[str, int]
+    rejected: int
+    test_commands: int
+    test_commands_failed: int
+    buckets: dict[int, dict[str, Any]]
+
+
+def _tally(events: QuerySet[StoredEvent], span: _Span) -> _Tally:
+    """One grouped query (bucket × kind × attribution) folded into totals."""
+    confidence = Coalesce(F("confidence"), Value(DEFAULT_CONFIDENCE), output_field=FloatField())
+    lines = F("lines_added") + F("lines_removed")
     test_command = _lone_test_command_q(events)
-    rows = list(
-        events.annotate(bucket=_bucket_expression(bucket_start, width, count))
+    rows = (
+        events.annotate(
+            bucket=_bucket_expression(span.start or datetime.min, span.width, span.count)
+        )
         .values("bucket", "kind", "attribution")
         .annotate(
             n=Count("id"),
@@ -459,42 +481,43 @@ def compute_summary(
             test_commands_failed=Count("id", filter=test_command & Q(failed=True)),
         )
     )
-
-    # Fold the grouped rows into per-class, per-kind and per-bucket totals.
-    cls: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    kinds: dict[str, int] = defaultdict(int)
-    failed_by_kind: dict[str, int] = defaultdict(int)
-    rejected = 0
-    test_commands = test_commands_failed = 0
-    per_bucket: dict[int, dict[str, Any]] = {
-        i: {
-            "attr": defaultdict(int),
-            "act": defaultdict(int),
-            "n": 0,
-            "lines": 0,
-            "cmd": 0,
-            "cmd_failed": 0,
-            "tests": 0,
-            "tests_failed": 0,
-        }
-        for i in range(count)
-    }
+    tally = _Tally(
+        classes=defaultdict(lambda: defaultdict(float)),
+        kinds=defaultdict(int),
+        failed_by_kind=defaultdict(int),
+        rejected=0,
+        test_commands=0,
+        test_commands_failed=0,
+        buckets={
+            i: {
+                "attr": defaultdict(int),
+                "act": defaultdict(int),
+                "n": 0,
+                "lines": 0,
+                "cmd": 0,
+                "cmd_failed": 0,
+                "tests": 0,
+                "tests_failed": 0,
+            }
+            for i in range(span.count)
+        },
+    )
     for row in rows:
         n, kind, attr = row["n"], row["kind"], row["attribution"]
         row_lines = (row["changed_lines"] or 0) if kind in CHANGE_KINDS else 0
-        c = cls[attr]
+        c = tally.classes[attr]
         c["events"] += n
         c["weight"] += row["weight"] or 0.0
         c["rated"] += row["rated"]
         c["confidence_sum"] += row["confidence_sum"] or 0.0
         c["lines"] += row_lines
         c["weighted_lines"] += (row["weighted_lines"] or 0.0) if kind in CHANGE_KINDS else 0.0
-        kinds[kind] += n
-        failed_by_kind[kind] += row["failures"]
-        rejected += row["rejected"]
-        test_commands += row["test_commands"]
-        test_commands_failed += row["test_commands_failed"]
-        b = per_bucket.get(row["bucket"])
+        tally.kinds[kind] += n
+        tally.failed_by_kind[kind] += row["failures"]
+        tally.rejected += row["rejected"]
+        tally.test_commands += row["test_commands"]
+        tally.test_commands_failed += row["test_commands_failed"]
+        b = tally.buckets.get(row["bucket"])
         if b is None:  # undated
             continue
         b["n"] += n
@@ -509,12 +532,16 @@ def compute_summary(
         elif kind == "test_run":
             b["tests"] += n
             b["tests_failed"] += row["failures"]
+    return tally
 
-    total_events = int(sum(c["events"] for c in cls.values()))
-    total_weight = sum(c["weight"] for c in cls.values())
-    total_lines = int(sum(c["lines"] for c in cls.values()))
-    total_weighted_lines = sum(c["weighted_lines"] for c in cls.values())
-    shares = [
+
+def _shares(tally: _Tally) -> list[ClassShare]:
+    classes = tally.classes
+    total_events = sum(c["events"] for c in classes.values())
+    total_weight = sum(c["weight"] for c in classes.values())
+    total_lines = sum(c["lines"] for c in classes.values())
+    total_weighted_lines = sum(c["weighted_lines"] for c in classes.values())
+    return [
         ClassShare(
             attribution=attr,
             events=int(c["events"]),
@@ -528,72 +555,93 @@ def compute_summary(
             rated=int(c["rated"]),
             mean_confidence=c["confidence_sum"] / c["rated"] if c["rated"] else None,
         )
-        for attr in timeline.ATTRIBUTIONS
-        if (c := cls.get(attr)) is not None
+        for attr in upstream.ATTRIBUTIONS
+        if (c := classes.get(attr)) is not None
     ]
 
-    buckets = []
-    if start is not None:
-        for i in range(count):
-            b = per_bucket[i]
-            lo = start + width * i
-            hi = end if (i == count - 1 and end is not None) else start + width * (i + 1)
-            buckets.append(
-                Bucket(
-                    index=i,
-                    start=lo,
-                    end=hi,
-                    offset_start=lo - start,
-                    offset_end=hi - start,
-                    events=b["n"],
-                    by_attribution=dict(b["attr"]),
-                    by_activity=dict(b["act"]),
-                    lines=b["lines"],
-                    commands=b["cmd"],
-                    commands_failed=b["cmd_failed"],
-                    tests=b["tests"],
-                    tests_failed=b["tests_failed"],
-                )
-            )
 
+def _buckets(tally: _Tally, span: _Span) -> list[Bucket]:
+    if span.start is None:
+        return []
+    start = span.start
+    buckets = []
+    for i in range(span.count):
+        b = tally.buckets[i]
+        lo = start + span.width * i
+        last = i == span.count - 1 and span.end is not None
+        hi = span.end if last else start + span.width * (i + 1)
+        buckets.append(
+            Bucket(
+                index=i,
+                start=lo,
+                end=hi,  # type: ignore[arg-type]
+                offset_start=lo - start,
+                offset_end=hi - start,  # type: ignore[operator]
+                events=b["n"],
+                by_attribution=dict(b["attr"]),
+                by_activity=dict(b["act"]),
+                lines=b["lines"],
+                commands=b["cmd"],
+                commands_failed=b["cmd_failed"],
+                tests=b["tests"],
+                tests_failed=b["tests_failed"],
+            )
+        )
+    return buckets
+
+
+def compute_summary(
+    sync: TimelineSync, started_at: datetime | None, ended_at: datetime | None
+) -> SessionSummary:
+    """Summarise what is stored for `sync` now, in four aggregate queries whatever the size
+    of the session (events without a timestamp count everywhere but in the buckets)."""
+    events = _events(sync)
+    # 1. The span: where the session lies in time and how it is cut into buckets.
+    span = _span(events, started_at, ended_at)
+    # 2. Events by bucket × kind × attribution: shares, activity, commands and tests.
+    tally = _tally(events, span)
+    shares = _shares(tally)
+    # 3. File changes by path × attribution.
     files, files_total, hand_files = _files(sync)
-    ai_changes, ai_tested = _tested_ai_changes(sync) if cls.get("likely_ai") else (0, 0)
-    first_change = span["first_change"]
+    # 4. Likely-AI file changes followed by a test before the next prompt.
+    ai_changes, ai_tested = _tested_ai_changes(sync) if tally.classes.get("likely_ai") else (0, 0)
+
+    kinds, failed = tally.kinds, tally.failed_by_kind
     known = set(rendering.KIND_LABELS)
     process = Process(
         prompts=kinds.get("prompt", 0),
         ai_responses=kinds.get("ai_response", 0),
         commands=kinds.get("command", 0),
-        commands_failed=failed_by_kind.get("command", 0),
+        commands_failed=failed.get("command", 0),
         test_runs=kinds.get("test_run", 0),
-        test_runs_failed=failed_by_kind.get("test_run", 0),
-        test_commands=test_commands,
-        test_commands_failed=test_commands_failed,
+        test_runs_failed=failed.get("test_run", 0),
+        test_commands=tally.test_commands,
+        test_commands_failed=tally.test_commands_failed,
         tool_calls=sum(kinds.get(k, 0) for k in upstream.TOOL_KINDS),
-        tool_calls_failed=sum(failed_by_kind.get(k, 0) for k in upstream.TOOL_KINDS),
-        tool_calls_rejected=rejected,
+        tool_calls_failed=sum(failed.get(k, 0) for k in upstream.TOOL_KINDS),
+        tool_calls_rejected=tally.rejected,
         ai_changes=ai_changes,
         ai_changes_tested=ai_tested,
         hand_changes=sum(f.hand_changes for f in files),
         decisions=kinds.get("decision_event", 0),
-        first_change_after=(first_change - start)
-        if first_change is not None and start is not None
+        first_change_after=(span.first_change - span.start)
+        if span.first_change is not None and span.start is not None
         else None,
         other_kinds={k: n for k, n in sorted(kinds.items()) if k not in known},
     )
     return SessionSummary(
         session_id=sync.session_id,
         complete=sync.complete,
-        total_events=total_events,
-        total_lines=total_lines,
-        unrated_events=int(sum(c["events"] - c["rated"] for c in cls.values())),
+        total_events=sum(s.events for s in shares),
+        total_lines=sum(s.lines for s in shares),
+        unrated_events=sum(s.unrated for s in shares),
         shares=shares,
         kinds=dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
-        start=start,
-        end=end,
-        bucket_width=width if start is not None else None,
-        buckets=buckets,
-        undated_events=span["undated"] or 0,
+        start=span.start,
+        end=span.end,
+        bucket_width=span.width if span.start is not None else None,
+        buckets=_buckets(tally, span),
+        undated_events=span.undated,
         files=files,
         files_total=files_total,
         hand_files=hand_files,
@@ -710,368 +758,3 @@ def summary_html(
         lambda: render_to_string(template, context),
     )
     return mark_safe(html)  # noqa: S308 - rendered by our own templates, escaped there
-
-
-# --- the cohort ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A number compared across a cohort. `source` "upstream" metrics exist without a store."""
-
-    key: str
-    label: str
-    unit: str  # "pct", "count" or "seconds"
-    help: str
-    source: str = "store"
-
-    def format(self, value: float | None) -> str:
-        return charts.format_value(value, self.unit)
-
-
-METRICS: tuple[Metric, ...] = (
-    Metric(
-        "promptster_ai_pct",
-        "Promptster AI %",
-        "pct",
-        "Promptster's own aiAttributionPct for the session.",
-        "upstream",
-    ),
-    Metric(
-        "ai_lines_pct",
-        "Likely-AI lines",
-        "pct",
-        "Share of changed lines (added + removed) labelled likely_ai.",
-    ),
-    Metric(
-        "ai_lines_weighted_pct",
-        "Likely-AI lines, weighted",
-        "pct",
-        "The same share with every change weighted by Promptster's confidence.",
-    ),
-    Metric(
-        "hand_lines_pct",
-        "Hand-edited lines",
-        "pct",
-        "Share of changed lines labelled likely_human or ai_revised_by_human.",
-    ),
-    Metric("prompts", "Prompts", "count", "Prompts sent to the AI."),
-    Metric(
-        "command_fail_pct", "Failed commands", "pct", "Commands that exited with a non-zero code."
-    ),
-    Metric(
-        "test_pass_pct",
-        "Passing test runs",
-        "pct",
-        "Test runs (test_run events) with no failed test.",
-    ),
-    Metric(
-        "tested_after_ai_pct",
-        "AI changes tested",
-        "pct",
-        "Likely-AI file changes followed by a test run or test command before the next prompt.",
-    ),
-    Metric(
-        "first_change_s",
-        "Time to first change",
-        "seconds",
-        "From the session's start to its first file change.",
-    ),
-    Metric("decisions", "Decisions", "count", "Decisions captured in the timeline."),
-    Metric("duration_s", "Duration", "seconds", "From start to end of the session.", "upstream"),
-)
-METRICS_BY_KEY = {m.key: m for m in METRICS}
-# Sortable columns: the metrics plus the row's identity columns.
-SORT_KEYS = ("number", "candidate", "status", "started", "events", *METRICS_BY_KEY)
-DEFAULT_SORT = "number"
-
-
-class RowStatus:
-    RUNNING = "running"
-    NOT_FETCHED = "not_fetched"
-    PARTIAL = "partial"
-    STORED = "stored"
-
-
-@dataclass
-class CohortRow:
-    number: int  # 1-based, in upstream order: the label of the candidate's dot in the charts
-    session: upstream.Session
-    summary: SessionSummary | None
-    sync: TimelineSync | None
-    status: str
-    values: dict[str, float | None]
-    percentiles: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        return self.session.candidate_name or self.session.short_id
-
-    @property
-    def running(self) -> bool:
-        return self.status == RowStatus.RUNNING
-
-    def counts_for(self, metric: Metric) -> bool:
-        """Whether this row's value enters the cohort statistics for `metric`."""
-        if self.running or self.values.get(metric.key) is None:
-            return False
-        return metric.source == "upstream" or self.status == RowStatus.STORED
-
-    def cells(self) -> list[Cell]:
-        return [
-            Cell(
-                metric=m,
-                value=self.values.get(m.key),
-                text=m.format(self.values.get(m.key)),
-                percentile=self.percentiles.get(m.key),
-                counted=self.counts_for(m),
-            )
-            for m in METRICS
-        ]
-
-
-@dataclass(frozen=True)
-class Cell:
-    metric: Metric
-    value: float | None
-    text: str
-    percentile: int | None
-    counted: bool
-
-
-@dataclass(frozen=True)
-class Point:
-    number: int
-    label: str
-    session_id: str
-    value: float
-    text: str
-    percentile: int
-
-
-@dataclass(frozen=True)
-class MetricStats:
-    metric: Metric
-    count: int
-    median: float | None
-    low: float | None
-    high: float | None
-    points: list[Point]  # ordered by value
-    chart: charts.Chart | None
-
-    @property
-    def median_text(self) -> str:
-        return self.metric.format(self.median)
-
-    @property
-    def range_text(self) -> str:
-        return f"{self.metric.format(self.low)} – {self.metric.format(self.high)}"
-
-
-@dataclass
-class Cohort:
-    assessment_id: str
-    rows: list[CohortRow]
-    total: int  # as reported upstream
-    truncated: bool
-    stale: bool
-    stats: list[MetricStats] = field(default_factory=list)
-
-    @property
-    def running(self) -> int:
-        return sum(1 for r in self.rows if r.status == RowStatus.RUNNING)
-
-    @property
-    def not_fetched(self) -> int:
-        return sum(1 for r in self.rows if r.status == RowStatus.NOT_FETCHED)
-
-    @property
-    def partial(self) -> int:
-        return sum(1 for r in self.rows if r.status == RowStatus.PARTIAL)
-
-    @property
-    def stored(self) -> int:
-        return sum(1 for r in self.rows if r.status == RowStatus.STORED)
-
-    def sorted_rows(self, key: str, descending: bool) -> list[CohortRow]:
-        """Rows ordered by one column; rows without a value always come last."""
-        getter = _SORTERS.get(key) or _metric_sorter(key)
-        present = [r for r in self.rows if getter(r) is not None]
-        missing = [r for r in self.rows if getter(r) is None]
-        present.sort(key=lambda r: (getter(r), r.number), reverse=descending)
-        return present + sorted(missing, key=lambda r: r.number)
-
-
-def _metric_sorter(key: str) -> Callable[[CohortRow], Any]:
-    return lambda row: row.values.get(key)
-
-
-_STATUS_ORDER = {
-    RowStatus.STORED: 0,
-    RowStatus.PARTIAL: 1,
-    RowStatus.NOT_FETCHED: 2,
-    RowStatus.RUNNING: 3,
-}
-_SORTERS: dict[str, Callable[[CohortRow], Any]] = {
-    "number": lambda r: r.number,
-    "candidate": lambda r: r.label.casefold(),
-    "status": lambda r: _STATUS_ORDER.get(r.status, 9),
-    "started": lambda r: r.session.started_at,
-    "events": lambda r: r.session.event_count,
-}
-
-
-def _row_status(session: upstream.Session, sync: TimelineSync | None) -> str:
-    if session.is_running:
-        return RowStatus.RUNNING
-    if sync is None or (sync.events_stored == 0 and not sync.complete):
-        return RowStatus.NOT_FETCHED
-    return RowStatus.STORED if sync.complete else RowStatus.PARTIAL
-
-
-def _upstream_values(session: upstream.Session) -> dict[str, float | None]:
-    duration = session.duration
-    return {
-        "promptster_ai_pct": session.ai_pct,
-        "duration_s": duration.total_seconds() if duration is not None else None,
-    }
-
-
-def median(values: Iterable[float]) -> float | None:
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-
-def percentile_rank(value: float, values: list[float]) -> int:
-    """Mid-rank percentile: the share of the cohort below `value`, counting ties as half."""
-    below = sum(1 for v in values if v < value)
-    equal = sum(1 for v in values if v == value)
-    return round((below + 0.5 * equal) * 100 / len(values))
-
-
-def _statistics(rows: list[CohortRow]) -> list[MetricStats]:
-    stats = []
-    for metric in METRICS:
-        included = [r for r in rows if r.counts_for(metric)]
-        values = [float(r.values[metric.key]) for r in included]  # type: ignore[arg-type]
-        points = []
-        for row in included:
-            value = float(row.values[metric.key])  # type: ignore[arg-type]
-            rank = percentile_rank(value, values)
-            row.percentiles[metric.key] = rank
-            points.append(
-                Point(row.number, row.label, row.session.id, value, metric.format(value), rank)
-            )
-        mid = median(values)
-        chart = (
-            charts.strip_plot(
-                [(p.number, p.label, p.value, p.percentile) for p in points],
-                mid,
-                metric.unit,
-                metric.label,
-                chart_id=f"dist-{metric.key}",
-            )
-            if points
-            else None
-        )
-        stats.append(
-            MetricStats(
-                metric=metric,
-                count=len(values),
-                median=mid,
-                low=min(values) if values else None,
-                high=max(values) if values else None,
-                points=sorted(points, key=lambda p: (p.value, p.number)),
-                chart=chart,
-            )
-        )
-    return stats
-
-
-def cohort_for(org: Organization, assessment_id: str) -> Cohort:
-    """Every session of an assessment (as this organization's token sees them), summarised.
-
-    1. Page through the upstream list, 100 at a time (cached, at most `COHORT_MAX_SESSIONS`).
-    2. Read all their local stores in one query; summarise the stored ones (cached each).
-    3. Compute medians and percentiles over ended sessions only: upstream metrics over every
-       ended session, timeline metrics over those whose timeline is fully stored.
-    Upstream errors propagate (`promptster.PromptsterError`) for the view to explain.
-    """
-    listing = cache.list_all_sessions(org, assessment_id=assessment_id, limit=COHORT_MAX_SESSIONS)
-    # Filter again: a list must never show a session of another assessment.
-    sessions = [s for s in listing.sessions if s.assessment_id in ("", assessment_id)]
-    syncs = {
-        s.session_id: s
-        for s in TimelineSync.objects.for_org(org).filter(session_id__in=[s.id for s in sessions])
-    }
-    rows = []
-    for number, session in enumerate(sessions, start=1):
-        sync = syncs.get(session.id)
-        status = _row_status(session, sync)
-        summary = summary_for(org, session, sync) if status != RowStatus.NOT_FETCHED else None
-        values = _upstream_values(session)
-        if summary is not None:
-            values.update(summary.metrics())
-        rows.append(CohortRow(number, session, summary, sync, status, values))
-    return Cohort(
-        assessment_id=assessment_id,
-        rows=rows,
-        total=listing.total,
-        truncated=listing.truncated,
-        stale=listing.stale,
-        stats=_statistics(rows),
-    )
-
-
-# --- CSV ----------------------------------------------------------------------------------------
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: object) -> str:
-    """A cell a spreadsheet will show as text: formula-like strings get a leading quote."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        text = str(int(value)) if value.is_integer() else f"{value:.1f}"
-    else:
-        text = str(value)
-    if text.startswith(_FORMULA_STARTS):
-        return "'" + text
-    return text
-
-
-def csv_header() -> list[str]:
-    return [
-        "number",
-        "session_id",
-        "candidate",
-        "status",
-        "started_at",
-        "ended_at",
-        "events",
-        *(m.key for m in METRICS),
-        *(f"{m.key}_percentile" for m in METRICS),
-    ]
-
-
-def csv_rows(rows: Iterable[CohortRow]) -> Iterable[list[str]]:
-    for row in rows:
-        s = row.session
-        yield [
-            csv_cell(v)
-            for v in (
-                row.number,
-                s.id,
-                s.candidate_name,
-                row.status,
-                s.started_at.isoformat() if s.started_at else "",
-                s.ended_at.isoformat() if s.ended_at else "",
-                s.event_count,
-                *(row.values.get(m.key) for m in METRICS),
-                *(row.percentiles.get(m.key) for m in METRICS),
-            )
-        ]

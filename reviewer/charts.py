@@ -9,7 +9,7 @@ each chart comes with a title and description (the templates add a data table).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -402,32 +402,24 @@ def file_bar(row: FileRow, *, width: int = 100) -> Chart:
 # --- cohort distributions ----------------------------------------------------------------------
 
 
-def format_value(value: float | None, unit: str) -> str:
-    if value is None:
-        return "—"
-    if unit == "pct":
-        return f"{value:.0f}%"
-    if unit == "seconds":
-        return _duration(timedelta(seconds=value)) or "0s"
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
-
-
 def strip_plot(
     points: Sequence[tuple[int, str, float, int]],
     median: float | None,
-    unit: str,
+    format_value: Callable[[float | None], str],
     label: str,
     *,
     chart_id: str,
+    percent: bool = False,
 ) -> Chart:
-    """Each candidate as a numbered dot on one axis, the median as a dashed line.
+    """Each point (number, name, value, percentile) as a numbered dot on one axis, the
+    median as a dashed line; `percent` axes run 0–100, others from 0 to the largest value.
 
     Dots that would overlap move to the next lane, so every number stays readable.
     """
     width, left, right, top, lane_h, r = 640, 14, 14, 22, 20, 8.0
     values = [p[2] for p in points]
     lo = 0.0
-    hi = 100.0 if unit == "pct" else max([*values, 1.0])
+    hi = 100.0 if percent else max([*values, 1.0])
     if hi <= lo:
         hi = lo + 1
     span_px = width - left - right
@@ -451,12 +443,12 @@ def strip_plot(
     height = axis_y + 18
     shapes: list[Shape] = [
         Shape("line", _f(left), _f(axis_y), _f(width - right), _f(axis_y), css="axis"),
-        Shape("text", _f(left), _f(height - 3), text=format_value(lo, unit), css="tick"),
+        Shape("text", _f(left), _f(height - 3), text=format_value(lo), css="tick"),
         Shape(
             "text",
             _f(width - right),
             _f(height - 3),
-            text=format_value(hi, unit),
+            text=format_value(hi),
             anchor="end",
             css="tick",
         ),
@@ -470,7 +462,7 @@ def strip_plot(
                 "text",
                 _f(mx + (4 if anchor == "start" else -4)),
                 _f(top - 8),
-                text=f"median {format_value(median, unit)}",
+                text=f"median {format_value(median)}",
                 anchor=anchor,
                 css="median-text",
             )
@@ -484,7 +476,7 @@ def strip_plot(
                 _f(cy),
                 _f(r),
                 css="dot",
-                text=f"#{number}: {format_value(value, unit)} (percentile {rank})",
+                text=f"#{number}: {format_value(value)} (percentile {rank})",
             )
         )
         shapes.append(
@@ -492,8 +484,8 @@ def strip_plot(
         )
     desc = (
         f"{len(points)} candidate{'s' if len(points) != 1 else ''}; median "
-        f"{format_value(median, unit)}, range {format_value(min(values), unit)} to "
-        f"{format_value(max(values), unit)}."
+        f"{format_value(median)}, range {format_value(min(values))} to "
+        f"{format_value(max(values))}."
         if values
         else "No values."
     )

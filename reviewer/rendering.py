@@ -347,6 +347,22 @@ def _badge(attribution_label: str, confidence: float | None, observability: str)
     return label, title
 
 
+def duration(value: timedelta | None) -> str:
+    """A span as 1h 04m, 12m 30s or 45s ("" for None)."""
+    if value is None:
+        return ""
+    seconds = int(value.total_seconds())
+    if seconds < 0:
+        return "0s"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
 def offset_label(value: timedelta | None) -> str:
     """Time since the session's start as +H:MM:SS."""
     if value is None:

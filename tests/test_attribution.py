@@ -289,7 +289,7 @@ def test_a_zero_event_session_says_so(as_alice: Client, sandbox, org_a: Organiza
     prefetch.prefetch(org_a, sid)
     response = as_alice.get(f"/sessions/{sid}/attribution/")
     assertContains(response, "This session's timeline has no events")
-    assertContains(response, "not computed yet")
+    assertContains(response, "no file changes")  # ended, nothing changed: nothing to attribute
     panel = as_alice.get(f"/sessions/{sid}/")
     assertContains(panel, "This session's timeline has no events")
 

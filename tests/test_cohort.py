@@ -219,10 +219,22 @@ def test_the_csv_follows_the_sort(as_alice: Client, cohort: dict) -> None:
 
 def test_the_csv_neutralises_formulas(as_alice: Client, sandbox, org_a: Organization) -> None:
     asmt = f"asmt-{uuid.uuid4().hex[:12]}"
-    names = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", 'Plain, "Q"']
+    names = [
+        '=HYPERLINK("http://evil.example","x")',
+        "+1+1",
+        "-2+3",
+        "@SUM(A1)",
+        'Plain, "Q"',
+        ";=1+1",  # a semicolon locale splits the cell there
+        '"=2+2',
+        " \t=3+3",
+    ]
     for name in names:
         _add(sandbox, BEA_EVENTS, assessment=asmt, name=name)
-    rows = _csv(as_alice.get(f"/assessments/{asmt}/cohort.csv"))
+    response = as_alice.get(f"/assessments/{asmt}/cohort.csv")
+    raw_lines = response.content.decode().splitlines()
+    assert all(line.startswith('"') for line in raw_lines)  # every cell quoted
+    rows = _csv(response)
     candidates = sorted(r[2] for r in rows[1:])
     assert candidates == sorted(
         [
@@ -230,6 +242,9 @@ def test_the_csv_neutralises_formulas(as_alice: Client, sandbox, org_a: Organiza
             "'+1+1",
             "'-2+3",
             "'@SUM(A1)",
+            "';=1+1",
+            "'\"=2+2",
+            "' \t=3+3",
             'Plain, "Q"',
         ]
     )

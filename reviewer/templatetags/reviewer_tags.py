@@ -17,18 +17,7 @@ register = template.Library()
 @register.filter
 def duration(value: timedelta | None) -> str:
     """1h 04m, 12m 30s, 45s."""
-    if value is None:
-        return ""
-    seconds = int(value.total_seconds())
-    if seconds < 0:
-        return "0s"
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
+    return rendering.duration(value)
 
 
 @register.filter

@@ -13,7 +13,17 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
-from reviewer import access, attribution, cache, prefetch, promptster, tasks, timeline, upstream
+from reviewer import (
+    access,
+    attribution,
+    cache,
+    cohort,
+    prefetch,
+    promptster,
+    tasks,
+    timeline,
+    upstream,
+)
 from reviewer.models import Membership, TimelineSync
 from reviewer.views.common import HtmxHttpRequest, member_view
 from reviewer.views.events import Place
@@ -67,10 +77,10 @@ class Column:
 def _sort_params(query: QueryDict) -> tuple[str, bool, list[str]]:
     """(column, descending, notices); an unknown column or direction falls back with a note."""
     notices = []
-    key = query.get("sort", "").strip() or attribution.DEFAULT_SORT
-    if key not in attribution.SORT_KEYS:
+    key = query.get("sort", "").strip() or cohort.DEFAULT_SORT
+    if key not in cohort.SORT_KEYS:
         notices.append("That column cannot be sorted on; sorted by position instead.")
-        key = attribution.DEFAULT_SORT
+        key = cohort.DEFAULT_SORT
     direction = query.get("dir", "").strip() or "asc"
     if direction not in ("asc", "desc"):
         notices.append("The sort direction must be “asc” or “desc”; using ascending.")
@@ -86,7 +96,7 @@ def _columns(current: str, descending: bool) -> list[Column]:
         ("started", "Started", False, ""),
         ("events", "Events", True, "Events reported by Promptster."),
     ]
-    specs = fixed + [(m.key, m.label, True, m.help) for m in attribution.METRICS]
+    specs = fixed + [(m.key, m.label, True, m.help) for m in cohort.METRICS]
     columns = []
     for key, label, numeric, help_text in specs:
         active = key == current
@@ -119,15 +129,15 @@ def assessment_cohort(request: HtmxHttpRequest, assessment_id: str) -> HttpRespo
     access.check_session_id(assessment_id)
     membership = access.get_membership(request)
     sort, descending, notices = _sort_params(request.GET)
-    cohort = attribution.cohort_for(membership.organization, assessment_id)
-    queued, broker_down = (0, False) if request.htmx else _fetch_missing(membership, cohort)
+    found = cohort.cohort_for(membership.organization, assessment_id)
+    queued, broker_down = (0, False) if request.htmx else _fetch_missing(membership, found)
     context: dict[str, Any] = {
         "queued": queued,
         "broker_down": broker_down,
         "assessment_id": assessment_id,
         "title": _assessment_title(membership, assessment_id),
-        "cohort": cohort,
-        "rows": cohort.sorted_rows(sort, descending),
+        "cohort": found,
+        "rows": found.sorted_rows(sort, descending),
         "columns": _columns(sort, descending),
         "sort": sort,
         "dir": "desc" if descending else "asc",
@@ -139,11 +149,11 @@ def assessment_cohort(request: HtmxHttpRequest, assessment_id: str) -> HttpRespo
     return render(request, "assessments/cohort.html", context)
 
 
-def _fetch_missing(membership: Membership, cohort: attribution.Cohort) -> tuple[int, bool]:
+def _fetch_missing(membership: Membership, found: cohort.Cohort) -> tuple[int, bool]:
     """Queue the timelines the cohort's statistics still lack; (queued, broker down)."""
     org = membership.organization
     queued = 0
-    for row in cohort.rows:
+    for row in found.rows:
         if row.session.is_running:
             continue
         sync = row.sync or timeline.get_sync(org, row.session.id)
@@ -169,10 +179,10 @@ def cohort_csv(request: HtmxHttpRequest, assessment_id: str) -> HttpResponse:
     access.check_session_id(assessment_id)
     membership = access.get_membership(request)
     sort, descending, _ = _sort_params(request.GET)
-    cohort = attribution.cohort_for(membership.organization, assessment_id)
-    writer = csv.writer(_Echo())
-    lines = [writer.writerow(attribution.csv_header())]
-    rows = attribution.csv_rows(cohort.sorted_rows(sort, descending))
+    found = cohort.cohort_for(membership.organization, assessment_id)
+    writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
+    lines = [writer.writerow(cohort.csv_header())]
+    rows = cohort.csv_rows(found.sorted_rows(sort, descending))
     lines += [writer.writerow(row) for row in rows]
     response = HttpResponse("".join(lines), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="cohort-{assessment_id}.csv"'
