@@ -18,8 +18,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from reviewer.models import Membership, Organization, Role
-from reviewer.sandbox.data import ORGS
-from reviewer.sandbox.server import SandboxServer
+from sandbox.data import ORGS
+from sandbox.server import SandboxServer
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 

@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 import requests
 
-from reviewer.sandbox.data import ORGS, REVOKED_TOKEN, SandboxState
-from reviewer.sandbox.hostile import PAYLOADS
-from reviewer.sandbox.server import SandboxServer
+from sandbox.data import ORGS, REVOKED_TOKEN, SandboxState
+from sandbox.hostile import PAYLOADS
+from sandbox.server import SandboxServer
 
 ACME, GLOBEX = ORGS
 ANCHOR = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -796,7 +796,7 @@ def test_same_seed_same_data_different_seed_different_data() -> None:
 def test_deterministic_across_processes() -> None:
     code = (
         "from datetime import UTC, datetime\n"
-        "from reviewer.sandbox.data import SandboxState\n"
+        "from sandbox.data import SandboxState\n"
         "from tests.test_sandbox import _fingerprint\n"
         "print(_fingerprint(SandboxState(1, live_anchor=datetime(2026, 11, 22, 12, 0, "
         "tzinfo=UTC))))\n"
@@ -824,7 +824,7 @@ def test_byte_identical_responses() -> None:
 def test_cli_main_serves_and_prints_tokens() -> None:
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reviewer.sandbox.server", "--port", "0", "--rate-limit", "0"],
+        [sys.executable, "-m", "sandbox", "--port", "0", "--rate-limit", "0"],
         cwd=root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

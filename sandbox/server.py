@@ -1,7 +1,7 @@
 """The sandbox Promptster reviewer API: a WSGI app, a threaded server and a CLI.
 
 It implements the documented ``/v1`` reviewer endpoints (sessions, timeline, decisions,
-assessments) over :class:`reviewer.sandbox.data.SandboxState`, with the upstream's error shapes,
+assessments) over :class:`sandbox.data.SandboxState`, with the upstream's error shapes,
 pagination rules and ``x-ratelimit-*`` headers. On top of that it can misbehave on request:
 latency, rate limiting, random 503s, and one-shot *faults* (error statuses, truncated or malformed
 bodies, dropped connections, duplicated or skipped timeline events, a delete whose response is
@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
-from reviewer.sandbox.data import REVOKED_TOKEN, InvalidCursor, SandboxState
+from sandbox.data import REVOKED_TOKEN, InvalidCursor, SandboxState
 
 HOST = "127.0.0.1"
 """The sandbox only ever listens on loopback."""
@@ -837,7 +837,7 @@ class SandboxServer:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m reviewer.sandbox.server",
+        prog="python -m sandbox",
         description="Serve the sandbox Promptster reviewer API on 127.0.0.1.",
     )
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")

@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from functools import cache, lru_cache
 from typing import Any
 
-from reviewer.sandbox.hostile import PAYLOADS
+from sandbox.hostile import PAYLOADS
 
 ORGS: list[dict[str, str]] = [
     {"id": "org_acme", "slug": "acme", "name": "Acme Corp", "token": "psk_live_sandbox_acme"},
