@@ -6,6 +6,19 @@ it: it plays the upstream the product's client talks to, so it shares no code wi
 depends on the standard library only and is not part of the product's wheel; run it from a checkout
 with ``python -m sandbox --port 8765``.
 
+Modules, from the outside in:
+
+* :mod:`sandbox.server`: the threaded HTTP server (:class:`SandboxServer`) and the CLI;
+* :mod:`sandbox.app`: the WSGI application: routes, handlers, ``/_sandbox/*`` control routes;
+* :mod:`sandbox.responses`, :mod:`sandbox.faults`: bodies and error shapes; faults, random
+  failures and rate limits;
+* :mod:`sandbox.data`: the state (:class:`~sandbox.data.SandboxState`) and its queries;
+* :mod:`sandbox.roster`: who sat which assessment (orgs, tokens, assessments, special sessions);
+* :mod:`sandbox.generate`, :mod:`sandbox.turns`, :mod:`sandbox.diffs`, :mod:`sandbox.stamps`:
+  events built on demand, turn plans, unified diffs, ids and timestamps;
+* :mod:`sandbox.scenarios`: loads the scenario files under ``sandbox/scenarios/<name>/``;
+* :mod:`sandbox.hostile`: hostile strings for the hostile session.
+
 ``SandboxServer`` is imported lazily so that ``sandbox.data`` can be used without the HTTP layer.
 """
 
