@@ -87,6 +87,17 @@ class _Match:
     allowed: tuple[str, ...]
 
 
+@dataclass
+class _Request:
+    """An authenticated /v1 request, as a handler sees it."""
+
+    org_id: str
+    arg: str | None  # the :id of the route, if it has one
+    query: dict[str, list[str]]
+    fault: Fault | None  # the fault being applied, for the faults that alter a handler's answer
+    environ: dict[str, Any]
+
+
 def _match(method: str, path: str) -> _Match:
     for pattern, template, methods in _ROUTES:
         found = pattern.match(path)
@@ -319,23 +330,21 @@ class SandboxApp:
                 return response
             return error(404)
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-        handler: Callable[..., Response] = getattr(self, f"_v1_{match.handler}")
+        handler: Callable[[_Request], Response] = getattr(self, f"_v1_{match.handler}")
         try:
-            return handler(org["id"], match.arg, query, fault)
+            return handler(_Request(org["id"], match.arg, query, fault, environ))
         except _BadQuery:
             return error(400, "Invalid request", code="invalid_query")
 
     # ------------------------------------------------------------------ /v1 handlers
 
-    def _v1_list_sessions(
-        self, org_id: str, _arg: None, query: dict[str, list[str]], _fault: Fault | None
-    ) -> Response:
-        limit = max(1, min(100, _int_param(query, "limit", 20)))
-        offset = max(0, _int_param(query, "offset", 0))
+    def _v1_list_sessions(self, req: _Request) -> Response:
+        limit = max(1, min(100, _int_param(req.query, "limit", 20)))
+        offset = max(0, _int_param(req.query, "offset", 0))
         items = self.state.list_sessions(
-            org_id,
-            assessment_id=_str_param(query, "assessmentId"),
-            source_service=_str_param(query, "sourceService"),
+            req.org_id,
+            assessment_id=_str_param(req.query, "assessmentId"),
+            source_service=_str_param(req.query, "sourceService"),
         )
         return json_response(
             200,
@@ -347,59 +356,48 @@ class SandboxApp:
             },
         )
 
-    def _v1_get_session(
-        self, org_id: str, session_id: str, _query: dict[str, list[str]], _fault: Fault | None
-    ) -> Response:
-        session = self.state.session(org_id, session_id)
+    def _v1_get_session(self, req: _Request) -> Response:
+        session = self.state.session(req.org_id, str(req.arg))
         if session is None:
             return error(404, "Session not found")
         return json_response(200, {"session": session})
 
-    def _v1_delete_session(
-        self, org_id: str, session_id: str, _query: dict[str, list[str]], fault: Fault | None
-    ) -> Response:
-        if not self.state.delete_session(org_id, session_id):
+    def _v1_delete_session(self, req: _Request) -> Response:
+        if not self.state.delete_session(req.org_id, str(req.arg)):
             return error(404, "Session not found")
-        if fault is not None and fault.kind == "delete_fails_after":
+        if req.fault is not None and req.fault.kind == "delete_fails_after":
             return error(503)  # deleted, but the client cannot know
-        return json_response(200, {"ok": True, "id": session_id})
+        return json_response(200, {"ok": True, "id": req.arg})
 
-    def _v1_timeline(
-        self, org_id: str, session_id: str, query: dict[str, list[str]], fault: Fault | None
-    ) -> Response:
-        limit = max(1, min(2000, _int_param(query, "limit", 500)))
+    def _v1_timeline(self, req: _Request) -> Response:
+        limit = max(1, min(2000, _int_param(req.query, "limit", 500)))
         try:
             page = self.state.timeline(
-                org_id, session_id, limit=limit, after=_str_param(query, "after")
+                req.org_id, str(req.arg), limit=limit, after=_str_param(req.query, "after")
             )
         except InvalidCursor:
             return error(400, "Invalid cursor", code="invalid_cursor")
         if page is None:
             return error(404, "Session not found")
         events, has_more = page
-        if fault is not None and fault.kind == "repeat_event" and events:
+        fault = req.fault.kind if req.fault is not None else None
+        if fault == "repeat_event" and events:
             events.insert(1, events[0])
-        elif fault is not None and fault.kind == "skip_event" and len(events) >= 3:
+        elif fault == "skip_event" and len(events) >= 3:
             del events[len(events) // 2]
         return json_response(200, {"events": events, "hasMore": has_more})
 
-    def _v1_decisions(
-        self, org_id: str, session_id: str, _query: dict[str, list[str]], _fault: Fault | None
-    ) -> Response:
-        decisions = self.state.decisions(org_id, session_id)
+    def _v1_decisions(self, req: _Request) -> Response:
+        decisions = self.state.decisions(req.org_id, str(req.arg))
         if decisions is None:
             return error(404, "Session not found")
         return json_response(200, {"decisions": decisions})
 
-    def _v1_list_assessments(
-        self, org_id: str, _arg: None, _query: dict[str, list[str]], _fault: Fault | None
-    ) -> Response:
-        return json_response(200, {"assessments": self.state.assessments_for(org_id)})
+    def _v1_list_assessments(self, req: _Request) -> Response:
+        return json_response(200, {"assessments": self.state.assessments_for(req.org_id)})
 
-    def _v1_get_assessment(
-        self, org_id: str, assessment_id: str, _query: dict[str, list[str]], _fault: Fault | None
-    ) -> Response:
-        assessment = self.state.assessment(org_id, assessment_id)
+    def _v1_get_assessment(self, req: _Request) -> Response:
+        assessment = self.state.assessment(req.org_id, str(req.arg))
         if assessment is None:
             return error(404, "Assessment not found")
         return json_response(200, {"assessment": assessment})
