@@ -50,6 +50,19 @@ def _not_found_message(route_key: str) -> str:
     return "Not found"
 
 
+SESSION_SHAPES = ("wrapped", "bare", "wrapped_items")
+"""How session objects are sent (the upstream's documentation allows more than one reading):
+
+* ``wrapped`` (default, REFERENCE.md section 1.4): ``GET /v1/sessions/:id`` answers
+  ``{"session": {...}}``; the items of ``GET /v1/sessions`` are bare session objects;
+* ``bare``: ``GET /v1/sessions/:id`` answers the session object itself (the sessions page only says
+  it "returns the full session object");
+* ``wrapped_items``: as ``wrapped``, and every item of the list is wrapped too.
+"""
+
+SESSION_ROUTE = "GET /v1/sessions/:id"
+
+
 # ------------------------------------------------------------------------------------------------
 # Routing
 # ------------------------------------------------------------------------------------------------
@@ -178,10 +191,12 @@ class SandboxApp:
         latency_ms: int = 0,
         rate_limit_per_min: int = 0,
         fail_rate: float = 0.0,
+        session_shape: str = "wrapped",
     ) -> None:
         self.state = state
         self.latency_ms = latency_ms
         self.fail_rate = fail_rate
+        self.session_shape = session_shape
         self._limiter = RateLimiter(rate_limit_per_min)
         self._stats = _Stats()
         self._faults = FaultQueue(state.seed)
@@ -189,6 +204,17 @@ class SandboxApp:
     @property
     def rate_limit_per_min(self) -> int:
         return self._limiter.limit
+
+    @property
+    def session_shape(self) -> str:
+        """One of :data:`SESSION_SHAPES`; can be changed while serving."""
+        return self._session_shape
+
+    @session_shape.setter
+    def session_shape(self, shape: str) -> None:
+        if shape not in SESSION_SHAPES:
+            raise ValueError(f"unknown session shape {shape!r}; expected one of {SESSION_SHAPES}")
+        self._session_shape = shape
 
     # ------------------------------------------------------------------ control surface
 
@@ -346,10 +372,13 @@ class SandboxApp:
             assessment_id=_str_param(req.query, "assessmentId"),
             source_service=_str_param(req.query, "sourceService"),
         )
+        page: list[dict[str, Any]] = items[offset : offset + limit]
+        if self.session_shape == "wrapped_items":
+            page = [{"session": item} for item in page]
         return json_response(
             200,
             {
-                "sessions": items[offset : offset + limit],
+                "sessions": page,
                 "total": len(items),
                 "limit": limit,
                 "offset": offset,
@@ -360,6 +389,8 @@ class SandboxApp:
         session = self.state.session(req.org_id, str(req.arg))
         if session is None:
             return error(404, "Session not found")
+        if self.session_shape == "bare":
+            return json_response(200, session)
         return json_response(200, {"session": session})
 
     def _v1_delete_session(self, req: _Request) -> Response:
@@ -420,6 +451,8 @@ class SandboxApp:
             return json_response(200, {"ok": True})
         if route == "POST /_sandbox/faults":
             return self._control_inject(environ)
+        if route == "POST /_sandbox/config":
+            return self._control_config(environ)
         grow = re.fullmatch(r"POST /_sandbox/sessions/([^/]+)/grow", route)
         if grow:
             return self._control_grow(grow.group(1), environ)
@@ -441,6 +474,18 @@ class SandboxApp:
         return json_response(
             200, {"ok": True, "fault": fault.as_dict(), "pending": self.pending_faults()}
         )
+
+    def _control_config(self, environ: dict[str, Any]) -> Response:
+        """``{"sessionShape": ...}`` changes how session objects are sent from now on."""
+        try:
+            body = json.loads(_read_body(environ) or b"{}")
+            if not isinstance(body, dict) or set(body) - {"sessionShape"}:
+                raise ValueError('expected a JSON object like {"sessionShape": "bare"}')
+            if "sessionShape" in body:
+                self.session_shape = body["sessionShape"]
+        except ValueError as exc:
+            return error(400, str(exc), code="invalid_config")
+        return json_response(200, {"ok": True, "sessionShape": self.session_shape})
 
     def _control_grow(self, session_id: str, environ: dict[str, Any]) -> Response:
         query = parse_qs(environ.get("QUERY_STRING", ""))
@@ -467,6 +512,7 @@ class SandboxApp:
             "latencyMs": self.latency_ms,
             "rateLimitPerMin": self._limiter.limit,
             "failRate": self.fail_rate,
+            "sessionShape": self.session_shape,
         }
 
 
@@ -494,11 +540,16 @@ def make_app(
     latency_ms: int = 0,
     rate_limit_per_min: int = 0,
     fail_rate: float = 0.0,
+    session_shape: str = "wrapped",
     live_anchor: datetime | None = None,
 ) -> SandboxApp:
     """A WSGI app over ``state`` (or a fresh SandboxState for ``seed``)."""
     if state is None:
         state = SandboxState(seed, live_anchor=live_anchor)
     return SandboxApp(
-        state, latency_ms=latency_ms, rate_limit_per_min=rate_limit_per_min, fail_rate=fail_rate
+        state,
+        latency_ms=latency_ms,
+        rate_limit_per_min=rate_limit_per_min,
+        fail_rate=fail_rate,
+        session_shape=session_shape,
     )

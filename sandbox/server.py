@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
-from sandbox.app import Disconnect, make_app
+from sandbox.app import SESSION_SHAPES, Disconnect, make_app
 from sandbox.data import REVOKED_TOKEN, SandboxState
 from sandbox.faults import DEFAULT_RATE_LIMIT, Fault
 
@@ -96,7 +96,9 @@ class SandboxServer:
 
     ``port=0`` picks a free port; ``rate_limit_per_min=0`` disables rate limiting (the headers are
     still sent). ``fail_rate`` answers that share of /v1 requests with a random 503.
-    ``live_anchor`` fixes the "now" of running sessions for fully reproducible output.
+    ``session_shape`` is how session objects are sent (see :data:`sandbox.app.SESSION_SHAPES`;
+    it can also be changed while serving). ``live_anchor`` fixes the "now" of running sessions
+    for fully reproducible output.
     """
 
     def __init__(
@@ -107,6 +109,7 @@ class SandboxServer:
         rate_limit_per_min: int = 0,
         *,
         fail_rate: float = 0.0,
+        session_shape: str = "wrapped",
         verbose: bool = False,
         state: SandboxState | None = None,
         live_anchor: datetime | None = None,
@@ -117,6 +120,7 @@ class SandboxServer:
             latency_ms=latency_ms,
             rate_limit_per_min=rate_limit_per_min,
             fail_rate=fail_rate,
+            session_shape=session_shape,
             live_anchor=live_anchor,
         )
         self._port = port
@@ -133,6 +137,15 @@ class SandboxServer:
     @property
     def state(self) -> SandboxState:
         return self.app.state
+
+    @property
+    def session_shape(self) -> str:
+        """How session objects are sent: "wrapped" (documented), "bare" or "wrapped_items"."""
+        return self.app.session_shape
+
+    @session_shape.setter
+    def session_shape(self, shape: str) -> None:
+        self.app.session_shape = shape
 
     @property
     def port(self) -> int:
@@ -226,6 +239,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="share of /v1 requests answered with a random 503 (0..1)",
     )
     parser.add_argument(
+        "--session-shape",
+        choices=SESSION_SHAPES,
+        default="wrapped",
+        help="GET /v1/sessions/:id as {session: ...} (wrapped, documented) or the bare object; "
+        "wrapped_items also wraps the items of GET /v1/sessions",
+    )
+    parser.add_argument(
         "--live-anchor",
         type=datetime.fromisoformat,
         default=None,
@@ -244,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         args.latency_ms,
         args.rate_limit,
         fail_rate=args.fail_rate,
+        session_shape=args.session_shape,
         verbose=args.verbose,
         live_anchor=args.live_anchor,
     )

@@ -36,11 +36,14 @@ def sandbox_server() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
-    """The sandbox with clean stats and no faults (its data persists across tests)."""
+    """The sandbox with clean stats, no faults and documented session objects (its data
+    persists across tests)."""
     sandbox_server.clear_faults()
     sandbox_server.reset_stats()
+    sandbox_server.session_shape = "wrapped"
     yield sandbox_server
     sandbox_server.clear_faults()
+    sandbox_server.session_shape = "wrapped"
 
 
 @pytest.fixture(autouse=True)

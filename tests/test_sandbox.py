@@ -53,11 +53,13 @@ def server() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def srv(server: SandboxServer) -> Iterator[SandboxServer]:
-    """The shared server with no pending faults and fresh stats."""
+    """The shared server with no pending faults, fresh stats and documented session objects."""
     server.clear_faults()
     server.reset_stats()
+    server.session_shape = "wrapped"
     yield server
     server.clear_faults()
+    server.session_shape = "wrapped"
 
 
 @pytest.fixture(scope="module")
@@ -315,6 +317,46 @@ def test_get_session(http: requests.Session, srv: SandboxServer) -> None:
     assert body == {"session": expected}
     response = call(http, srv, "/v1/sessions/00000000-0000-4000-8000-000000000000")
     assert (response.status_code, response.json()) == (404, {"error": "Session not found"})
+
+
+def test_session_shape_bare(http: requests.Session, srv: SandboxServer) -> None:
+    expected = srv.state.sessions_for(ACME["id"])[5]
+    srv.session_shape = "bare"
+    assert call(http, srv, f"/v1/sessions/{expected['id']}").json() == expected
+    listed = call(http, srv, "/v1/sessions", limit=100).json()["sessions"]
+    assert listed[5] == expected, "list items stay bare"
+    missing = call(http, srv, "/v1/sessions/00000000-0000-4000-8000-000000000000")
+    assert (missing.status_code, missing.json()) == (404, {"error": "Session not found"})
+
+
+def test_session_shape_wrapped_items(http: requests.Session, srv: SandboxServer) -> None:
+    sessions = srv.state.sessions_for(ACME["id"])
+    srv.session_shape = "wrapped_items"
+    body = call(http, srv, "/v1/sessions", limit=10, offset=5).json()
+    assert body["sessions"] == [{"session": s} for s in sessions[5:15]]
+    assert (body["total"], body["limit"], body["offset"]) == (55, 10, 5)
+    single = call(http, srv, f"/v1/sessions/{sessions[0]['id']}").json()
+    assert single == {"session": sessions[0]}
+
+
+def test_session_shape_is_set_at_start_over_http_and_checked(http: requests.Session) -> None:
+    with SandboxServer(session_shape="bare", live_anchor=ANCHOR) as bare:
+        first = bare.state.sessions_for(ACME["id"])[0]
+        path = f"/v1/sessions/{first['id']}"
+        assert call(http, bare, path).json() == first
+        url = f"{bare.url}/_sandbox/config"
+        config = http.post(url, json={"sessionShape": "wrapped"}, timeout=10)
+        assert config.json() == {"ok": True, "sessionShape": "wrapped"}
+        assert call(http, bare, path).json() == {"session": first}
+        assert http.get(f"{bare.url}/_sandbox/info", timeout=10).json()["sessionShape"] == "wrapped"
+        for body in ({"sessionShape": "flat"}, {"latency": 5}, ["bare"]):
+            response = http.post(url, json=body, timeout=10)
+            assert (response.status_code, response.json()["code"]) == (400, "invalid_config")
+        with pytest.raises(ValueError, match="session shape"):
+            bare.session_shape = "flat"
+        assert bare.session_shape == "wrapped"
+    with pytest.raises(ValueError, match="session shape"):
+        SandboxServer(session_shape="unwrapped")
 
 
 def test_assessments(http: requests.Session, srv: SandboxServer) -> None:
@@ -800,7 +842,8 @@ def test_byte_identical_responses() -> None:
 def test_cli_main_serves_and_prints_tokens() -> None:
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--port", "0", "--rate-limit", "0"],
+        [sys.executable, "-m", "sandbox", "--port", "0", "--rate-limit", "0"]
+        + ["--session-shape", "bare"],
         cwd=root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -815,6 +858,7 @@ def test_cli_main_serves_and_prints_tokens() -> None:
         assert ACME["token"] in lines[0] and GLOBEX["token"] in lines[1]
         info = requests.get(found.group(1) + "/_sandbox/info", timeout=10).json()
         assert info["rateLimitPerMin"] == 0 and len(info["orgs"]) == 2
+        assert info["sessionShape"] == "bare"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
