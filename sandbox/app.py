@@ -30,7 +30,15 @@ from sandbox.faults import (
     FaultQueue,
     RateLimiter,
 )
-from sandbox.responses import JSON_TYPE, Response, error, html_error, json_response, reason
+from sandbox.responses import (
+    JSON_TYPE,
+    Response,
+    error,
+    html_error,
+    json_body,
+    json_response,
+    reason,
+)
 
 
 class Disconnect(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -241,6 +249,8 @@ class SandboxApp:
             raise ValueError(f"the {fault} fault only applies to {required}")
         if fault == "status" and "status" not in params:
             raise ValueError("the status fault needs status=<code>")
+        if fault == "patch" and not isinstance(params.get("fields"), dict):
+            raise ValueError("the patch fault needs fields={...}, the fields to merge")
         if count < 1:
             raise ValueError("count must be >= 1")
         queued = Fault(fault, int(count), route, dict(params))
@@ -338,11 +348,30 @@ class SandboxApp:
         if fault.kind == "malformed":
             return Response(200, b"not json at all", [("Content-Type", JSON_TYPE)])
         response = self._dispatch(match, environ, fault)
+        if fault.kind == "patch":
+            return self._patched(response, match, params["fields"])
         if fault.kind == "truncated":
             full = len(response.body)
             response.body = response.body[: full // 2]
             if params.get("short_read"):
                 response.action, response.declared_length = "short_read", full
+        return response
+
+    def _patched(self, response: Response, match: _Match, fields: dict[str, Any]) -> Response:
+        """``response`` with ``fields`` merged into its session object (GET /v1/sessions/:id,
+        whatever the session shape) or else into its top-level JSON object."""
+        try:
+            body = json.loads(response.body)
+        except ValueError:
+            return response
+        if not isinstance(body, dict):
+            return response
+        target = body
+        wrapped = self.session_shape != "bare" and isinstance(body.get("session"), dict)
+        if match.key == SESSION_ROUTE and wrapped:
+            target = body["session"]
+        target.update(fields)
+        response.body = json_body(body)
         return response
 
     def _dispatch(self, match: _Match, environ: dict[str, Any], fault: Fault | None) -> Response:

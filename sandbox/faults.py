@@ -2,7 +2,8 @@
 
 Tests and benchmarks queue a *fault* for the next requests of a route (``SandboxServer.inject`` or
 ``POST /_sandbox/faults``): an error status, a delay, a truncated or malformed body, a dropped
-connection, a duplicated or skipped timeline event, a delete whose response is lost. Besides, a
+connection, a duplicated or skipped timeline event, a delete whose response is lost, fields
+merged into the answer (``patch``, e.g. a session whose ``id`` is not the one asked for). Besides, a
 share of requests can fail at random (``fail_rate``), and each client IP is rate limited in
 fixed windows like the upstream.
 """
@@ -28,6 +29,7 @@ FAULTS = frozenset(
         "repeat_event",
         "skip_event",
         "delete_fails_after",
+        "patch",
     }
 )
 """Fault names accepted by :meth:`SandboxServer.inject` and ``POST /_sandbox/faults``."""

@@ -697,6 +697,50 @@ def test_delete_fails_after(http: requests.Session, srv: SandboxServer) -> None:
     assert call(http, srv, f"/v1/sessions/{session_id}").status_code == 404
 
 
+HOSTILE_ID = "evil\r\nX-Injected: 1/../x"
+
+
+def test_patch_fault_makes_upstream_echo_another_session_id(
+    http: requests.Session, srv: SandboxServer
+) -> None:
+    session = srv.state.sessions_for(ACME["id"])[4]
+    path = f"/v1/sessions/{session['id']}"
+    srv.inject("patch", route="GET /v1/sessions/:id", fields={"id": HOSTILE_ID}, count=2)
+    assert call(http, srv, "/v1/sessions").json()["sessions"][4] == session, "other routes as-is"
+    for shape in ("wrapped", "bare"):
+        srv.session_shape = shape
+        response = call(http, srv, path)
+        body = response.json()
+        got = body["session"] if shape == "wrapped" else body
+        assert got == {**session, "id": HOSTILE_ID}, shape
+        assert int(response.headers["Content-Length"]) == len(response.content)
+    assert call(http, srv, path).json() == session, "used up after count requests"
+    assert srv.stats()["faulted"] == 2
+
+
+def test_patch_fault_on_other_routes_merges_into_the_top_level(
+    http: requests.Session, srv: SandboxServer
+) -> None:
+    srv.inject("patch", route="GET /v1/sessions", fields={"total": 3, "extra": [1]})
+    body = call(http, srv, "/v1/sessions").json()
+    assert (body["total"], body["extra"], len(body["sessions"])) == (3, [1], 20)
+    big = srv.state.big_session_id()
+    http.post(
+        f"{srv.url}/_sandbox/faults",
+        json={"fault": "patch", "route": "GET /v1/sessions/:id/timeline", "fields": {"hasMore": 0}},
+        timeout=10,
+    ).raise_for_status()
+    page = call(http, srv, f"/v1/sessions/{big}/timeline", limit=5).json()
+    assert page["hasMore"] == 0 and len(page["events"]) == 5
+    srv.inject("patch", fields={"error": "patched"})  # any route, even an error answer
+    missing = call(http, srv, "/v1/assessments/nope")
+    assert (missing.status_code, missing.json()) == (404, {"error": "patched"})
+    with pytest.raises(ValueError, match="fields"):
+        srv.inject("patch", route="GET /v1/sessions/:id")
+    with pytest.raises(ValueError, match="fields"):
+        srv.inject("patch", fields=["id"])
+
+
 def test_faults_over_http_control_routes(http: requests.Session, srv: SandboxServer) -> None:
     url = f"{srv.url}/_sandbox/faults"
     created = http.post(url, json={"fault": "status", "status": 503, "count": 3}, timeout=10)
