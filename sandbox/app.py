@@ -1,6 +1,6 @@
 """The sandbox Promptster reviewer API as a WSGI application.
 
-It implements the documented ``/v1`` reviewer endpoints (sessions, timeline, decisions,
+It implements the documented ``/v1`` reviewer endpoints (sessions, timeline, decisions, scores,
 assessments) over :class:`sandbox.data.SandboxState`, with the upstream's error shapes,
 pagination rules and ``x-ratelimit-*`` headers. On top of that it misbehaves on request
 (:mod:`sandbox.faults`). The unauthenticated ``/_sandbox/*`` control routes expose the same
@@ -39,6 +39,7 @@ from sandbox.responses import (
     json_response,
     reason,
 )
+from sandbox.scores import parse_body as parse_scores
 
 
 class Disconnect(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -86,6 +87,11 @@ _ROUTES: list[tuple[re.Pattern[str], str, dict[str, str]]] = [
         re.compile(r"^/v1/sessions/([^/]+)/decisions/?$"),
         "/v1/sessions/:id/decisions",
         {"GET": "decisions"},
+    ),
+    (
+        re.compile(r"^/v1/sessions/([^/]+)/scores/?$"),
+        "/v1/sessions/:id/scores",
+        {"GET": "scores", "POST": "post_scores"},
     ),
     (
         re.compile(r"^/v1/sessions/([^/]+)/?$"),
@@ -453,6 +459,23 @@ class SandboxApp:
             return error(404, "Session not found")
         return json_response(200, {"decisions": decisions})
 
+    def _v1_scores(self, req: _Request) -> Response:
+        scores = self.state.scores(req.org_id, str(req.arg))
+        if scores is None:
+            return error(404, "Session not found")
+        return json_response(200, {"scores": scores, "prompterScore": None})
+
+    def _v1_post_scores(self, req: _Request) -> Response:
+        if self.state.scores(req.org_id, str(req.arg)) is None:
+            return error(404, "Session not found")
+        items, issues = parse_scores(_read_body(req.environ))
+        if issues:
+            return error(400, "Invalid request body", details=issues)
+        scores = self.state.put_scores(req.org_id, str(req.arg), items)
+        if scores is None:  # deleted meanwhile
+            return error(404, "Session not found")
+        return json_response(201, {"scores": scores})
+
     def _v1_list_assessments(self, req: _Request) -> Response:
         return json_response(200, {"assessments": self.state.assessments_for(req.org_id)})
 
@@ -538,6 +561,7 @@ class SandboxApp:
             "hostileSessionId": state.hostile_session_id(),
             "runningSessionIds": {o["id"]: state.running_session_ids(o["id"]) for o in orgs},
             "specialSessionIds": state.special_session_ids(),
+            "scoredSessionIds": {o["id"]: state.scored_session_ids(o["id"]) for o in orgs},
             "latencyMs": self.latency_ms,
             "rateLimitPerMin": self._limiter.limit,
             "failRate": self.fail_rate,

@@ -33,6 +33,7 @@ deletions, sessions added verbatim, growth of running sessions.
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 import uuid
@@ -42,6 +43,7 @@ from typing import Any
 
 from sandbox.generate import SessionSpec, build_event, event_ts_ms
 from sandbox.roster import BIG_SESSION_EVENTS, ORGS, REVOKED_TOKEN, build_roster
+from sandbox.scores import DIMENSIONS, score_object, seeded_scores
 from sandbox.stamps import day_ms, iso, parse_iso_ms
 from sandbox.turns import TURN_LEN, decision_count
 
@@ -68,7 +70,7 @@ class _AddedSession:
 
 
 class SandboxState:
-    """All sandbox data for one seed: orgs, assessments, sessions, deletions and additions.
+    """All sandbox data for one seed: orgs, assessments, sessions, scores, deletions, additions.
 
     Thread-safe: the HTTP server calls it from many threads. Generated sessions are described by a
     :class:`SessionSpec` and their events are produced on demand; sessions passed to
@@ -88,6 +90,21 @@ class SandboxState:
         self._roles: dict[str, dict[str, list[str]]] = roster.roles
         self._added: dict[str, _AddedSession] = {}
         self._deleted: set[str] = set()
+        self._scores: dict[str, dict[str, dict[str, Any]]] = seeded_scores(
+            seed, self._pick_scored_sessions()
+        )
+        self._scored = list(self._scores)
+
+    def _pick_scored_sessions(self) -> list[tuple[str, str, int]]:
+        """Two ordinary ended acme sessions that a reviewer scored in Promptster's dashboard."""
+        special = {sid for ids in self._roles["org_acme"].values() for sid in ids}
+        ordinary = [
+            spec
+            for spec in self._specs.values()
+            if spec.org_id == "org_acme" and spec.ended and spec.id not in special
+        ]
+        chosen = random.Random(f"{self.seed}:scored-sessions").sample(ordinary, 2)
+        return [(s.id, s.org_id, event_ts_ms(self.seed, s, s.count - 1)) for s in chosen]
 
     # ---------------------------------------------------------------- lookups
 
@@ -289,6 +306,7 @@ class SandboxState:
             elif self._visible(org_id, session_id) is None:
                 return False
             self._deleted.add(session_id)
+            self._scores.pop(session_id, None)  # "hard delete of ... artifacts and scores"
             return True
 
     def is_deleted(self, session_id: str) -> bool:
@@ -384,6 +402,54 @@ class SandboxState:
         }
         derived.update({k: v for k, v in given.items() if k not in ("id", "orgId")})
         return derived
+
+    # ---------------------------------------------------------------- scores
+
+    def scores(self, org_id: str, session_id: str) -> list[dict[str, Any]] | None:
+        """The session's rubric scores in dimension order; None when the session is not visible."""
+        with self._lock:
+            if self._visible(org_id, session_id) is None:
+                return None
+            return self._score_list(session_id)
+
+    def put_scores(
+        self, org_id: str, session_id: str, items: list[dict[str, Any]]
+    ) -> list[dict[str, Any]] | None:
+        """Upsert validated items (see :func:`sandbox.scores.parse_body`) per dimension.
+
+        A dimension scored before keeps its id, createdAt and reviewerId; score, notes and
+        updatedAt change. Returns every score of the session; None when it is not visible.
+        """
+        now = int(time.time() * 1000)
+        with self._lock:
+            if self._visible(org_id, session_id) is None:
+                return None
+            scores = self._scores.setdefault(session_id, {})
+            for item in items:
+                old = scores.get(item["dimension"])
+                if old is None:
+                    scores[item["dimension"]] = score_object(
+                        str(uuid.uuid4()), session_id, org_id, item, None, now, now
+                    )
+                    continue
+                created = parse_iso_ms(old["createdAt"]) or now
+                old.update(
+                    score=item["score"], notes=item["notes"], updatedAt=iso(max(now, created))
+                )
+            return self._score_list(session_id)
+
+    def _score_list(self, session_id: str) -> list[dict[str, Any]]:
+        scores = self._scores.get(session_id, {})
+        return [dict(scores[d]) for d in DIMENSIONS if d in scores]
+
+    def scored_session_ids(self, org_id: str = "org_acme") -> list[str]:
+        """Generated sessions whose scores were set elsewhere (seeded), unless deleted since."""
+        with self._lock:
+            return [
+                sid
+                for sid in self._scored
+                if self._specs[sid].org_id == org_id and sid not in self._deleted
+            ]
 
     # ---------------------------------------------------------------- helpers for tests/benches
 

@@ -565,6 +565,194 @@ def test_grow_gives_an_empty_session_its_first_events() -> None:
 
 
 # ------------------------------------------------------------------------------------------------
+# scores
+# ------------------------------------------------------------------------------------------------
+
+DIMENSIONS = [
+    "problem_decomposition", "ai_orchestration", "code_quality", "debugging_process",
+    "communication",
+]  # fmt: skip
+SCORE_FIELDS = [
+    "id", "sessionId", "orgId", "dimension", "score", "notes", "reviewerId", "createdAt",
+    "updatedAt",
+]  # fmt: skip
+
+
+def post_scores(
+    http: requests.Session, srv: SandboxServer, session_id: str, body: Any, token: str = ""
+) -> requests.Response:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {"Authorization": f"Bearer {token or ACME['token']}"}
+    headers["Content-Type"] = "application/json"
+    url = f"{srv.url}/v1/sessions/{session_id}/scores"
+    return http.post(url, data=data, headers=headers, timeout=10)
+
+
+def test_scores_set_elsewhere_are_seeded(http: requests.Session, srv: SandboxServer) -> None:
+    scored = srv.state.scored_session_ids(ACME["id"])
+    assert len(scored) == 2 and srv.state.scored_session_ids(GLOBEX["id"]) == []
+    assert scored == SandboxState(1, live_anchor=ANCHOR).scored_session_ids(ACME["id"])
+    counts = []
+    for session_id in scored:
+        session = srv.state.session(ACME["id"], session_id)
+        assert session["endedAt"] is not None
+        body = call(http, srv, f"/v1/sessions/{session_id}/scores").json()
+        assert body["prompterScore"] is None
+        scores = body["scores"]
+        counts.append(len(scores))
+        assert [s["dimension"] for s in scores] == [
+            d for d in DIMENSIONS if d in {s["dimension"] for s in scores}
+        ], "listed in the documented order"
+        for score in scores:
+            assert list(score) == SCORE_FIELDS
+            assert UUID.match(score["id"]) and score["sessionId"] == session_id
+            assert score["orgId"] == ACME["id"] and score["score"] in range(1, 6)
+            assert score["notes"] is None or isinstance(score["notes"], str)
+            assert re.fullmatch(r"user_2Nf[A-Za-z0-9]{24}", score["reviewerId"])
+            assert session["endedAt"] < score["createdAt"] <= score["updatedAt"]
+    assert sorted(counts) == [3, 5]
+    info = http.get(f"{srv.url}/_sandbox/info", timeout=10).json()
+    assert info["scoredSessionIds"] == {ACME["id"]: scored, GLOBEX["id"]: []}
+    unscored = srv.state.big_session_id()
+    assert call(http, srv, f"/v1/sessions/{unscored}/scores").json() == {
+        "scores": [],
+        "prompterScore": None,
+    }
+
+
+def test_post_scores_upserts_per_dimension(http: requests.Session, srv: SandboxServer) -> None:
+    session_id = _disposable(srv.state, "Score Me")
+    first = post_scores(
+        http, srv, session_id, [{"dimension": "code_quality", "score": 4, "notes": "tidy"}]
+    )
+    assert first.status_code == 201
+    [created] = first.json()["scores"]
+    assert list(created) == SCORE_FIELDS
+    assert (created["dimension"], created["score"], created["notes"]) == ("code_quality", 4, "tidy")
+    assert created["reviewerId"] is None and created["createdAt"] == created["updatedAt"]
+    assert created["sessionId"] == session_id and created["orgId"] == ACME["id"]
+    second = post_scores(
+        http,
+        srv,
+        session_id,
+        [{"dimension": "communication", "score": 5.0, "notes": None},
+         {"dimension": "code_quality", "score": 2}],
+    )  # fmt: skip
+    assert second.status_code == 201
+    quality, communication = second.json()["scores"]
+    assert (quality["id"], quality["createdAt"]) == (created["id"], created["createdAt"])
+    assert (quality["score"], quality["notes"]) == (2, None)
+    assert quality["updatedAt"] >= created["updatedAt"]
+    assert (communication["dimension"], communication["score"]) == ("communication", 5)
+    assert communication["id"] != quality["id"]
+    listed = call(http, srv, f"/v1/sessions/{session_id}/scores").json()
+    assert listed == {"scores": [quality, communication], "prompterScore": None}
+    srv.state.delete_session(ACME["id"], session_id)
+
+
+def _item(**fields: Any) -> dict[str, Any]:
+    return {"dimension": "code_quality", "score": 3, **fields}
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "path"),
+    [
+        (b"not json", "custom", []),
+        (b"", "invalid_type", []),
+        (b'[{"dimension": "code_quality", "score": NaN}]', "custom", []),
+        ({"dimension": "code_quality", "score": 3}, "invalid_type", []),
+        ([], "too_small", []),
+        ([_item(dimension=d) for d in DIMENSIONS] + [_item()], "too_big", []),
+        (["code_quality"], "invalid_type", [0]),
+        ([_item(dimension="vibes")], "invalid_enum_value", [0, "dimension"]),
+        ([_item(dimension=None)], "invalid_type", [0, "dimension"]),
+        ([{"score": 3}], "invalid_type", [0, "dimension"]),
+        ([_item(score=True)], "invalid_type", [0, "score"]),
+        ([_item(score=3.5)], "invalid_type", [0, "score"]),
+        ([_item(score="3")], "invalid_type", [0, "score"]),
+        ([_item(score=0)], "too_small", [0, "score"]),
+        ([_item(score=6)], "too_big", [0, "score"]),
+        ([{"dimension": "code_quality"}], "invalid_type", [0, "score"]),
+        ([_item(notes=5)], "invalid_type", [0, "notes"]),
+        ([_item(notes=["a"])], "invalid_type", [0, "notes"]),
+        ([_item(), _item(score=5)], "custom", [1, "dimension"]),
+    ],
+)
+def test_post_scores_refuses_bad_bodies(
+    http: requests.Session, srv: SandboxServer, body: Any, code: str, path: list[Any]
+) -> None:
+    session_id = srv.state.scored_session_ids(ACME["id"])[0]
+    before = srv.state.scores(ACME["id"], session_id)
+    response = post_scores(http, srv, session_id, body)
+    assert response.status_code == 400
+    payload = response.json()
+    assert payload["error"] == "Invalid request body"
+    [issue] = payload["details"]
+    assert (issue["code"], issue["path"]) == (code, path)
+    assert isinstance(issue["message"], str) and issue["message"]
+    assert srv.state.scores(ACME["id"], session_id) == before, "nothing written"
+
+
+def test_post_scores_reports_every_issue(http: requests.Session, srv: SandboxServer) -> None:
+    session_id = srv.state.scored_session_ids(ACME["id"])[0]
+    body = [_item(dimension="vibes", score=9, notes=1), _item(score=3.5)]
+    details = post_scores(http, srv, session_id, body).json()["details"]
+    assert [(d["code"], d["path"]) for d in details] == [
+        ("invalid_enum_value", [0, "dimension"]),
+        ("too_big", [0, "score"]),
+        ("invalid_type", [0, "notes"]),
+        ("invalid_type", [1, "score"]),
+    ]
+    assert details[1]["message"] == "Number must be less than or equal to 5"
+    assert details[3]["message"] == "Expected integer, received float"
+
+
+def test_scores_of_missing_foreign_and_deleted_sessions() -> None:
+    with SandboxServer(live_anchor=ANCHOR) as own, requests.Session() as http:
+        scored = own.state.scored_session_ids(ACME["id"])[0]
+        good = [_item()]
+        not_found = (404, {"error": "Session not found"})
+        for token, session_id in ((GLOBEX["token"], scored), (ACME["token"], "no-such-session")):
+            got = call(http, own, f"/v1/sessions/{session_id}/scores", token=token)
+            posted = post_scores(http, own, session_id, good, token=token)
+            assert (got.status_code, got.json()) == not_found
+            assert (posted.status_code, posted.json()) == not_found
+        for response in (
+            call(http, own, f"/v1/sessions/{scored}/scores", token=None),
+            post_scores(http, own, scored, good, token=REVOKED_TOKEN),
+        ):
+            assert response.status_code == 401
+        assert call(http, own, f"/v1/sessions/{scored}", method="DELETE").status_code == 200
+        assert call(http, own, f"/v1/sessions/{scored}/scores").status_code == 404
+        assert post_scores(http, own, scored, good).status_code == 404
+        assert scored not in own.state.scored_session_ids(ACME["id"])
+        assert own.state.scores(ACME["id"], scored) is None
+        response = call(http, own, f"/v1/sessions/{scored}/scores", method="PUT")
+        assert (response.status_code, response.headers["Allow"]) == (405, "GET, POST")
+
+
+def test_scores_routes_are_counted_and_faulted(http: requests.Session, srv: SandboxServer) -> None:
+    session_id = _disposable(srv.state, "Faulty Scores")
+    path = f"/v1/sessions/{session_id}/scores"
+    srv.inject("status", status=503, route="POST /v1/sessions/:id/scores")
+    response = post_scores(http, srv, session_id, [_item()])
+    assert (response.status_code, response.json()) == (503, {"error": "Service unavailable"})
+    assert call(http, srv, path).json()["scores"] == [], "the failed POST wrote nothing"
+    srv.inject("disconnect", route="GET /v1/sessions/:id/scores")
+    with pytest.raises(requests.ConnectionError):
+        call(http, srv, path)
+    srv.inject("delay", seconds=0.6, route="POST /v1/sessions/:id/scores")
+    with pytest.raises(requests.Timeout):
+        http.post(srv.url + path, json=[_item()], headers=_auth(), timeout=0.2)
+    assert srv.stats()["by_route"] == {
+        "POST /v1/sessions/:id/scores": 2,
+        "GET /v1/sessions/:id/scores": 2,
+    }
+    assert srv.stats()["faulted"] == 3
+    srv.state.delete_session(ACME["id"], session_id)
+
+
+# ------------------------------------------------------------------------------------------------
 # faults
 # ------------------------------------------------------------------------------------------------
 
