@@ -1,11 +1,13 @@
 """What the sandbox sends: JSON bodies, the upstream's error shapes, a proxy's HTML error page.
 
-Bodies are compact JSON in UTF-8, as the upstream (a JavaScript server) sends them.
+Bodies are compact JSON in UTF-8, as the upstream (a JavaScript server) sends them, down to how
+unpaired surrogates are escaped.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -40,8 +42,30 @@ class Response:
     declared_length: int | None = None
 
 
+_SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def json_body(payload: Any) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Compact JSON in UTF-8, as JavaScript's ``JSON.stringify`` writes it.
+
+    Text is sent unescaped, except unpaired UTF-16 surrogates (a prompt cut in the middle of an
+    emoji, say), which UTF-8 cannot encode: they are written as ``\\udXXX`` escapes, exactly as
+    ``JSON.stringify`` does, and a JSON parser reads them back as the same lone surrogate.
+    """
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _escape_surrogates(text).encode("utf-8")
+
+
+def _escape_surrogates(text: str) -> str:
+    # A high surrogate followed by a low one is one character to JavaScript: join the pair.
+    text = _SURROGATE_PAIR.sub(
+        lambda m: m.group().encode("utf-16-le", "surrogatepass").decode("utf-16-le"), text
+    )
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def json_response(status: int, payload: Any) -> Response:

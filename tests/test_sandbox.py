@@ -521,6 +521,25 @@ def test_add_session_derives_fields(http: requests.Session, srv: SandboxServer) 
     srv.state.delete_session(ACME["id"], session_id)
 
 
+def test_lone_surrogates_are_escaped_as_json_stringify_does(
+    http: requests.Session, srv: SandboxServer
+) -> None:
+    # A prompt cut in the middle of an emoji holds half a UTF-16 pair, which UTF-8 cannot encode.
+    session_id = srv.state.add_session(
+        ACME["id"],
+        {"metadata": {"candidateName": "Zo\udc00 ✓"}},
+        [{"kind": "prompt", "ts": "2026-11-02T09:00:00.000Z", "data": {"text": "fix \ud83d"}}],
+    )
+    timeline = call(http, srv, f"/v1/sessions/{session_id}/timeline")
+    assert timeline.status_code == 200
+    assert b"fix \\ud83d" in timeline.content
+    assert json.loads(timeline.content)["events"][0]["data"]["text"] == "fix \ud83d"
+    session = call(http, srv, f"/v1/sessions/{session_id}")
+    assert b"Zo\\udc00 \xe2\x9c\x93" in session.content, "other text stays unescaped UTF-8"
+    assert json.loads(session.content)["session"]["metadata"]["candidateName"] == "Zo\udc00 ✓"
+    srv.state.delete_session(ACME["id"], session_id)
+
+
 def test_delete_is_remembered(http: requests.Session, srv: SandboxServer) -> None:
     session_id = _disposable(srv.state, "Del Etable")
     total = call(http, srv, "/v1/sessions").json()["total"]
