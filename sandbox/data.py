@@ -42,14 +42,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.generate import SessionSpec, build_event, event_ts_ms
+from sandbox.hostile import PAYLOADS
 from sandbox.roster import BIG_SESSION_EVENTS, ORGS, REVOKED_TOKEN, build_roster
 from sandbox.scores import DIMENSIONS, score_object, seeded_scores
 from sandbox.stamps import day_ms, iso, parse_iso_ms
 from sandbox.turns import TURN_LEN, decision_count
 
+# What callers import from here: the state and the constants that go with its data.
 __all__ = [
     "BIG_SESSION_EVENTS",
     "ORGS",
+    "PAYLOADS",
     "REVOKED_TOKEN",
     "InvalidCursor",
     "SandboxState",
