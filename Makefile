@@ -27,12 +27,12 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 lint: $(STAMP)
-	$(BIN)/ruff check reviewer tests bench
-	$(BIN)/ruff format --check reviewer tests bench
+	$(BIN)/ruff check reviewer tests bench sandbox
+	$(BIN)/ruff format --check reviewer tests bench sandbox
 
 format: $(STAMP)
-	$(BIN)/ruff format reviewer tests bench
-	$(BIN)/ruff check --fix reviewer tests bench
+	$(BIN)/ruff format reviewer tests bench sandbox
+	$(BIN)/ruff check --fix reviewer tests bench sandbox
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -104,8 +104,10 @@ def _start_sandbox(stack: Stack) -> tuple[str, str]:
     port = free_port()
     proc = stack.start(
         "sandbox",
-        manage(
-            "sandbox_api",
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
             "--port",
             str(port),
             "--seed",
@@ -114,7 +116,7 @@ def _start_sandbox(stack: Stack) -> tuple[str, str]:
             str(SANDBOX_LATENCY_MS),
             "--rate-limit",
             "0",
-        ),
+        ],
     )
     url = f"http://{HOST}:{port}"
     wait_http(proc, url + "/_sandbox/info", timeout=60)

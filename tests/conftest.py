@@ -18,8 +18,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from reviewer.models import Membership, Organization, Role
-from reviewer.sandbox.data import ORGS
-from reviewer.sandbox.server import SandboxServer
+from sandbox.data import ORGS
+from sandbox.server import SandboxServer
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -36,11 +36,14 @@ def sandbox_server() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
-    """The sandbox with clean stats and no faults (its data persists across tests)."""
+    """The sandbox with clean stats, no faults and documented session objects (its data
+    persists across tests)."""
     sandbox_server.clear_faults()
     sandbox_server.reset_stats()
+    sandbox_server.session_shape = "wrapped"
     yield sandbox_server
     sandbox_server.clear_faults()
+    sandbox_server.session_shape = "wrapped"
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
 
 import pytest
 from django.core.management import call_command
@@ -40,6 +41,13 @@ def test_add_org_refuses_bad_input(db) -> None:
         call_command("add_org", "Bad Slug!", api_url="http://x", token="t")
     with pytest.raises(CommandError):
         call_command("add_org", "ok", api_url="not a url", token="t")
+
+
+def test_sandbox_api_says_so_when_the_sandbox_is_not_there(monkeypatch) -> None:
+    # An installed wheel holds the product only; the sandbox API comes with a checkout.
+    monkeypatch.setitem(sys.modules, "sandbox.server", None)
+    with pytest.raises(CommandError, match="source checkout"):
+        call_command("sandbox_api", "--port", "0")
 
 
 def test_add_member_creates_the_user_and_sets_the_role(org_a, client) -> None:

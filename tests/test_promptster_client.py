@@ -46,7 +46,7 @@ def test_another_organizations_session_is_not_found(sandbox, acme_sessions) -> N
 
 
 def test_revoked_token_is_unauthorized_and_not_retried(sandbox) -> None:
-    from reviewer.sandbox.data import REVOKED_TOKEN
+    from sandbox.data import REVOKED_TOKEN
 
     client = Client(sandbox.url, REVOKED_TOKEN, retries=3)
     with pytest.raises(promptster.Unauthorized):

@@ -10,7 +10,7 @@ from django.core.cache import cache as django_cache
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
 from reviewer import cache
-from reviewer.sandbox.data import REVOKED_TOKEN
+from sandbox.data import REVOKED_TOKEN
 from tests.conftest import ACME
 
 ROW = re.compile(r'data-session-id="([^"]+)"')

@@ -1,7 +1,8 @@
 """`demo`: migrate, seed a demo organization and user, and run the whole product locally.
 
-Starts the sandbox API, the web server (gunicorn) and a Celery worker with beat, all on the
-embedded defaults unless REDIS_URL/DATABASE_URL say otherwise. Ctrl-C stops everything.
+Starts the sandbox API (``python -m sandbox`` in the project's top folder), the web server
+(gunicorn) and a Celery worker with beat, all on the embedded defaults unless
+REDIS_URL/DATABASE_URL say otherwise. Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=1)
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        if not (settings.BASE_DIR / "sandbox" / "__main__.py").is_file():
+            # The sandbox sits beside the product in a checkout; an installed wheel has none.
+            raise CommandError("The demo needs the sandbox API: run it from a source checkout.")
         call_command("migrate", verbosity=0)
         api_url = f"http://127.0.0.1:{opts['api_port']}"
         password = _demo_password()
@@ -51,13 +55,12 @@ class Command(BaseCommand):
             stdout=open(os.devnull, "w"),  # noqa: SIM115
         )
         python = sys.executable
-        manage = str(settings.BASE_DIR / "manage.py")
         processes = [
             _start(
                 [
                     python,
-                    manage,
-                    "sandbox_api",
+                    "-m",
+                    "sandbox",
                     "--port",
                     str(opts["api_port"]),
                     "--seed",

@@ -1,10 +1,15 @@
-"""`sandbox_api --port PORT [--seed N] [--latency-ms MS]`: the bundled Promptster-compatible API."""
+"""`sandbox_api --port PORT [--seed N] [--latency-ms MS]`: the bundled Promptster-compatible API.
+
+A thin wrapper around ``python -m sandbox``. The sandbox lives beside the product in a source
+checkout (it is not part of the installed package), so it is imported only when the command runs.
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 class Command(BaseCommand):
@@ -22,8 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--fail-rate", type=float, default=0.0, help="share of random 503s")
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        from reviewer.sandbox.server import main
-
+        main = sandbox_main()
         main(
             [
                 "--port",
@@ -38,3 +42,17 @@ class Command(BaseCommand):
                 str(opts["fail_rate"]),
             ]
         )
+
+
+def sandbox_main() -> Any:
+    """The sandbox's CLI entry point, or a CommandError when this is not a source checkout."""
+    try:
+        server = importlib.import_module("sandbox.server")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("sandbox", "sandbox.server"):
+            raise
+        raise CommandError(
+            "The sandbox API is not installed with the product: run this command from a source "
+            "checkout (or `python -m sandbox --port 8765` from its top folder)."
+        ) from exc
+    return server.main

@@ -5,9 +5,17 @@ their AI tools, so the dashboard must treat all of it as untrusted. The sandbox 
 session with these strings so that rendering, escaping, markdown sanitising, logging and storage
 are exercised against real attack shapes instead of polite fixtures. Every entry is a plain
 ``str``; some contain control characters (NUL, ESC, CR/LF, U+2028) on purpose.
+
+:func:`hostilize` turns a generated event's data into hostile data of the same shape.
 """
 
 from __future__ import annotations
+
+import difflib
+import random
+from typing import Any
+
+from sandbox.diffs import Diff, count_changes
 
 _XSS: list[str] = [
     "<script>alert('xss-script')</script>",
@@ -114,3 +122,57 @@ _SIZE: list[str] = [
 
 PAYLOADS: list[str] = _XSS + _TEMPLATES_AND_INJECTION + _MARKDOWN + _UNICODE_AND_CONTROL + _SIZE
 """Every hostile string, in a stable order (the sandbox picks from it deterministically)."""
+
+
+def _hostile_text(rng: random.Random, key: str) -> str:
+    """Several payloads arranged as markdown for long free-text fields."""
+    picks = rng.sample(PAYLOADS, 4)
+    if key in ("lastAssistantMessage", "text", "prompt", "summary", "context", "rationale"):
+        return (
+            f"## {picks[0]}\n\n- {picks[1]}\n- [{picks[2]}]({picks[3]})\n\n"
+            f"```html\n{picks[1]}\n```\n\n> {picks[2]}\n"
+        )
+    return "\n".join(picks)
+
+
+def hostilize(value: Any, rng: random.Random, key: str = "") -> Any:
+    """Replace every string inside ``value`` with hostile text, keeping the shape."""
+    if isinstance(value, dict):
+        out = {k: hostilize(v, rng, k) for k, v in value.items()}
+        if "diff" in value:
+            diff = payload_diff(rng.choice(PAYLOADS).split("\n")[0][:80] or "x", rng)
+            out.update(diff=diff.text, linesAdded=diff.added, linesRemoved=diff.removed)
+        if "content" in value and isinstance(out.get("content"), str):
+            out["linesAdded"] = out["content"].count("\n") + 1
+            out["sizeBytes"] = len(out["content"].encode())
+        return out
+    if isinstance(value, list):
+        return [hostilize(v, rng, key) for v in value]
+    if isinstance(value, str):
+        long_fields = (
+            "lastAssistantMessage",
+            "text",
+            "prompt",
+            "content",
+            "stdout",
+            "stderr",
+            "summary",
+            "context",
+            "tradeoffs",
+            "rationale",
+        )
+        return _hostile_text(rng, key) if key in long_fields else rng.choice(PAYLOADS)
+    return value
+
+
+def payload_diff(path: str, rng: random.Random) -> Diff:
+    """A real diff whose every content line is a hostile string (for the hostile session)."""
+    before = [line for p in rng.sample(PAYLOADS, 4) for line in p.split("\n")]
+    after = list(before)
+    for _ in range(3):
+        after.insert(rng.randrange(len(after) + 1), rng.choice(PAYLOADS).split("\n")[0])
+    if after:
+        after[rng.randrange(len(after))] = rng.choice(PAYLOADS).split("\n")[0]
+    body = list(difflib.unified_diff(before, after, f"a/{path}", f"b/{path}", lineterm=""))
+    added, removed = count_changes(body[2:])
+    return Diff(path, "\n".join(body) + "\n", added, removed)
