@@ -329,3 +329,52 @@ def test_an_ended_session_without_changes_reads_no_file_changes(as_carol, org_a,
     assertContains(as_carol.get(f"/sessions/{quiet}/"), "no file changes")
     assertContains(as_carol.get(f"/sessions/{running}/"), "pending")
     assertNotContains(as_carol.get(f"/sessions/{quiet}/"), ">pending<")
+
+
+# --- the API's shapes ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", ["bare", "wrapped", "wrapped_items"])
+def test_every_session_shape_is_read(as_alice, as_bob, org_a, sandbox, acme_sessions, shape):
+    sandbox.session_shape = shape
+    session = next(s for s in acme_sessions if s["endedAt"] and 50 < s["eventCount"] < 400)
+    listing = as_bob.get("/sessions/", {"limit": 100})
+    assert listing.status_code == 200
+    assertContains(listing, f'data-session-id="{session["id"]}"')
+    page = as_bob.get(f"/sessions/{session['id']}/")
+    assert page.status_code == 200
+    assert prefetch.prefetch(org_a, session["id"]).status == "done"
+    assert _sync(org_a, session["id"]).events_stored == session["eventCount"]
+    share = as_bob.post(f"/sessions/{session['id']}/share/", {"expires_in_hours": 24})
+    assert share.status_code == 200
+    deleted = as_alice.post(f"/sessions/{session['id']}/delete/", {"confirm": session["id"][:8]})
+    assert deleted.status_code == 302
+    assert as_alice.get(f"/sessions/{session['id']}/").status_code == 410
+
+
+def test_the_url_session_id_is_used_whatever_upstream_echoes(
+    as_carol, org_a, sandbox, acme_sessions
+):
+    session = next(s for s in acme_sessions if s["endedAt"] and 50 < s["eventCount"] < 400)
+    hostile = "evil\r\nX-Injected: 1/../../etc"
+    sandbox.inject("patch", count=20, route="GET /v1/sessions/:id", fields={"id": hostile})
+    page = as_carol.get(f"/sessions/{session['id']}/")
+    assert page.status_code == 200
+    assertNotContains(page, "X-Injected")
+    prefetch.prefetch(org_a, session["id"])
+    exported = as_carol.get(f"/sessions/{session['id']}/export.json")
+    assert exported.status_code == 200
+    assert exported["Content-Disposition"] == f'attachment; filename="session-{session["id"]}.json"'
+    assert TimelineSync.objects.filter(session_id=hostile).count() == 0
+
+
+@pytest.mark.parametrize("status", [404, 403, 500, 503])
+def test_a_failing_optional_call_is_remembered(as_carol, sandbox, status) -> None:
+    sandbox.inject("status", status=status, count=50, route="GET /v1/assessments")
+    first = as_carol.get("/sessions/")
+    assert first.status_code == 200
+    assertContains(first, 'placeholder="Assessment id"')  # the filter falls back to an id
+    calls = sandbox.stats()["requests"]
+    for _ in range(3):
+        assert as_carol.get("/sessions/").status_code == 200
+    assert sandbox.stats()["requests"] == calls  # a warm list: no upstream call at all
