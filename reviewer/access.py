@@ -6,15 +6,12 @@ organization looks exactly like an id that does not exist (404).
 
 from __future__ import annotations
 
-import re
-
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
 from reviewer import cache, promptster, upstream
-from reviewer.models import Membership, Role, session_is_deleted
+from reviewer.models import Membership, Role, TimelineSync, session_is_deleted
 
-SESSION_ID_RE = re.compile(rf"^{upstream.ID_RE.pattern}$")
 _ORG_SESSION_KEY = "reviewer_org"
 
 
@@ -66,12 +63,6 @@ def require_role(membership: Membership, role: Role) -> None:
         )
 
 
-def check_session_id(session_id: str) -> str:
-    if not SESSION_ID_RE.match(session_id):
-        raise Http404("No such session.")
-    return session_id
-
-
 def get_session_for_member(
     membership: Membership, session_id: str
 ) -> cache.Fetched[upstream.Session]:
@@ -81,10 +72,22 @@ def get_session_for_member(
     sessions deleted through this product answer 410.
     """
     org = membership.organization
-    check_session_id(session_id)
     if session_is_deleted(org, session_id):
         raise SessionGone(session_id)
     try:
         return cache.get_session(org, session_id)
     except promptster.NotFound:
-        raise Http404("No such session in this organization.") from None
+        stored = TimelineSync.objects.for_org(org).filter(session_id=session_id).first()
+        if stored is None or (stored.events_stored == 0 and not stored.complete):
+            raise Http404("No such session in this organization.") from None
+    # Upstream lost it, but this organization stored its timeline: show what is stored
+    # (an admin can still delete it here).
+    return cache.Fetched(_stored_only(stored), gone_upstream=True)
+
+
+def _stored_only(sync: TimelineSync) -> upstream.Session:
+    """A session as far as the local store knows it, for one upstream no longer has."""
+    ended = sync.finished_at.isoformat() if sync.session_ended and sync.finished_at else None
+    return upstream.parse_session(
+        {"eventCount": sync.events_stored, "endedAt": ended}, session_id=sync.session_id
+    )

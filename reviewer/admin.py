@@ -50,7 +50,7 @@ class OrganizationAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if token:
             obj.refresh_from_db()
-            AuditEntry.record(obj, AuditEntry.Action.TOKEN_CHANGED, actor=request.user, via="admin")
+            AuditEntry.record(obj, AuditEntry.Action.TOKEN_CHANGED, actor=request.user)
 
 
 @admin.register(TimelineSync)

@@ -47,6 +47,7 @@ class Fetched(Generic[T]):
     stale: bool = False
     fetched_at: float = 0.0
     from_cache: bool = False
+    gone_upstream: bool = False  # upstream no longer has it; `value` is what is known here
 
 
 def _key(org: Organization, *parts: str) -> str:

@@ -88,6 +88,32 @@ class Organization(models.Model):
         return f"org{self.pk}:g{self.token_generation}"
 
 
+class MembershipManager(models.Manager["Membership"]):
+    def grant(
+        self,
+        org: Organization,
+        user: AbstractBaseUser,
+        role: str,
+        *,
+        actor: AbstractBaseUser | None = None,
+        via: str = "",
+    ) -> Membership:
+        """Give `user` `role` in `org` (adding them if needed) and audit it; the one way
+        memberships are granted, from the settings page and from `add_member` alike."""
+        membership, created = self.update_or_create(
+            user=user, organization=org, defaults={"role": role}
+        )
+        AuditEntry.record(
+            org,
+            AuditEntry.Action.MEMBER_ADDED if created else AuditEntry.Action.MEMBER_CHANGED,
+            actor=actor,
+            via=via,
+            member=user.get_username(),
+            role=role,
+        )
+        return membership
+
+
 class Membership(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
@@ -97,6 +123,8 @@ class Membership(models.Model):
     )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MembershipManager()
 
     class Meta:
         constraints = [
@@ -353,6 +381,25 @@ class EventText(models.Model):
         return f"text of event {self.event_id}"
 
 
+class DeletionClaim(models.Model):
+    """A delete of a session under way: the row's uniqueness lets one request through,
+    whatever state the cache is in (see `reviewer.deletion`). It lapses after a crash."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    session_id = models.CharField(max_length=100)
+    claimed_until = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "session_id"], name="one_delete_at_a_time"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"deleting {self.session_id} until {self.claimed_until:%H:%M:%S}"
+
+
 class ShareLinkQuerySet(models.QuerySet["ShareLink"]):
     def for_org(self, org: Organization) -> ShareLinkQuerySet:
         return self.filter(organization=org)
@@ -488,13 +535,17 @@ class AuditEntry(models.Model):
         action: str,
         *,
         actor: AbstractBaseUser | None = None,
+        via: str = "",
         session_id: str = "",
         **detail: object,
     ) -> AuditEntry:
+        """Record `action`. The actor is a signed-in user, or else what acted: `via` names
+        it ("command line", "share link visitor", "background task")."""
+        signed_in = actor is not None and actor.is_authenticated
         return cls.objects.create(
             organization=org,
-            actor=actor if actor is not None and actor.is_authenticated else None,
-            actor_name=actor.get_username() if actor is not None and actor.is_authenticated else "",
+            actor=actor if signed_in else None,
+            actor_name=actor.get_username() if signed_in else via,  # type: ignore[union-attr]
             action=action,
             session_id=session_id,
             detail=detail,

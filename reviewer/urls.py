@@ -7,9 +7,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 
 from reviewer.converters import EventKeyConverter, IdConverter
-from reviewer.views import admin as admin_views
 from reviewer.views import attribution as attribution_views
-from reviewer.views import events, search, sessions, sharing
+from reviewer.views import events, org, search, sessions, sharing
 
 register_converter(IdConverter, "id")
 register_converter(EventKeyConverter, "key")
@@ -19,8 +18,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("org/switch/", sessions.switch_organization, name="org-switch"),
-    path("org/settings/", admin_views.org_settings, name="org-settings"),
-    path("audit/", admin_views.audit_log, name="audit-log"),
+    path("org/settings/", org.org_settings, name="org-settings"),
+    path("audit/", org.audit_log, name="audit-log"),
     path("sessions/", sessions.session_list, name="session-list"),
     path("sessions/prefetch/", sessions.prefetch_all, name="session-prefetch-all"),
     path("sessions/<id:session_id>/", sessions.session_detail, name="session-detail"),
@@ -49,7 +48,7 @@ urlpatterns = [
         attribution_views.session_attribution,
         name="session-attribution",
     ),
-    path("sessions/<id:session_id>/delete/", admin_views.session_delete, name="session-delete"),
+    path("sessions/<id:session_id>/delete/", org.session_delete, name="session-delete"),
     path("sessions/<id:session_id>/share/", sharing.session_share, name="session-share"),
     path(
         "sessions/<id:session_id>/share/<int:link_id>/revoke/",

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
-from reviewer import prefetch
+from reviewer import cache, prefetch
 from reviewer.models import AuditEntry, ShareLink, StoredEvent
 from tests.conftest import ACME
 
@@ -339,3 +339,65 @@ def test_no_share_token_and_nothing_of_a_deleted_session_stays_in_the_cache(
     response = as_alice.post(f"/sessions/{victim}/delete/", {"confirm": victim[:8]})
     assert response.status_code == 302, response.content[-500:]
     assert not [k for k in store.keys("reviewer:*") if victim.encode() in k]
+
+
+def test_a_session_upstream_lost_can_still_be_purged_here(as_alice, victim, sandbox, org_a):
+    sandbox.state.delete_session(ACME["id"], victim)  # gone upstream, never through us
+    cache.invalidate_session(org_a, victim)  # and no cached copy of it here
+    stored = StoredEvent.objects.filter(sync__session_id=victim).count()
+    page = as_alice.get(f"/sessions/{victim}/")
+    assert page.status_code == 200
+    assertContains(page, "Promptster no longer has this session")
+    assert as_alice.get(f"/sessions/{victim}/delete/").status_code == 200
+    response = as_alice.post(f"/sessions/{victim}/delete/", {"confirm": victim[:8]})
+    assert response.status_code == 302
+    assert StoredEvent.objects.filter(sync__session_id=victim).count() == 0
+    tombstone = AuditEntry.objects.get(action=AuditEntry.Action.SESSION_DELETED, session_id=victim)
+    assert tombstone.detail["upstream"] == "already_gone"
+    assert tombstone.detail["events_stored"] == stored
+    assert as_alice.get(f"/sessions/{victim}/").status_code == 410
+
+
+def test_an_unknown_session_without_a_store_stays_404(as_alice, db, org_a) -> None:
+    assert as_alice.get("/sessions/no-such-session-1/delete/").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_deletes_with_a_dead_cache_make_one_upstream_delete(
+    alice, org_a, sandbox, settings
+) -> None:
+    import threading
+
+    sid = sandbox.state.add_session(
+        ACME["id"],
+        {"endedAt": "2026-11-01T11:00:00Z"},
+        [{"kind": "prompt", "ts": "2026-11-01T10:00:00Z", "data": {"text": "x"}}],
+    )
+    prefetch.prefetch(org_a, sid)
+    settings.CACHES = {  # nothing listens there: every cache call fails
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    sandbox.inject("delay", seconds=0.5, count=1, route="DELETE /v1/sessions/:id")
+    sandbox.reset_stats()
+    statuses = []
+
+    def attempt() -> None:
+        client = Client()
+        client.force_login(alice)
+        statuses.append(client.post(f"/sessions/{sid}/delete/", {"confirm": sid[:8]}).status_code)
+
+    threads = [threading.Thread(target=attempt) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sandbox.stats()["by_route"].get("DELETE /v1/sessions/:id") == 1
+    assert statuses.count(302) == 5
+    assert (
+        AuditEntry.objects.filter(action=AuditEntry.Action.SESSION_DELETED, session_id=sid).count()
+        == 1
+    )

@@ -228,7 +228,7 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     fetched = access.get_session_for_member(membership, session_id)
     session = fetched.value
     sync = timeline.get_sync(org, session_id)
-    broker_down = not tasks.fetch_if_needed(org, sync)
+    broker_down = False if fetched.gone_upstream else not tasks.fetch_if_needed(org, sync)
     params = parse_timeline_params(request.GET)
     place = Place.for_member(org, session.id, sync)
     context = {
@@ -236,6 +236,7 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
         "session_id": session.id,
         "shown": sync.events_stored,
         "stale": fetched.stale,
+        "gone_upstream": fetched.gone_upstream,
         "sync": sync,
         "pct_state": attribution.promptster_pct_state(session, sync),
         "broker_down": broker_down,
@@ -257,7 +258,6 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
 def session_progress(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     """The prefetch progress bar; stops the htmx polling (286) once the fetch is over."""
     membership = access.get_membership(request)
-    access.check_session_id(session_id)
     sync = timeline.find_sync(membership.organization, session_id)
     if sync is None:
         return HttpResponseStopPolling()

@@ -87,7 +87,6 @@ def session_share(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
 def share_revoke(request: HtmxHttpRequest, session_id: str, link_id: int) -> HttpResponse:
     membership = access.get_membership(request)
     access.require_role(membership, Role.REVIEWER)
-    access.check_session_id(session_id)
     link = get_object_or_404(
         ShareLink.objects.for_org(membership.organization), pk=link_id, session_id=session_id
     )
@@ -182,6 +181,7 @@ def shared_session(
         AuditEntry.record(
             link.organization,
             AuditEntry.Action.SHARE_VIEWED,
+            via="share link visitor",
             session_id=link.session_id,
             link=link.pk,
         )

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from reviewer.models import AuditEntry, Membership, Organization, Role
+from reviewer.models import Membership, Organization, Role
 
 
 class Command(BaseCommand):
@@ -32,14 +32,5 @@ class Command(BaseCommand):
         elif opts["password"]:
             user.set_password(opts["password"])
             user.save(update_fields=["password"])
-        _, created = Membership.objects.update_or_create(
-            user=user, organization=org, defaults={"role": opts["role"]}
-        )
-        AuditEntry.record(
-            org,
-            AuditEntry.Action.MEMBER_ADDED if created else AuditEntry.Action.MEMBER_CHANGED,
-            member=user.get_username(),
-            role=opts["role"],
-            via="add_member",
-        )
+        Membership.objects.grant(org, user, opts["role"], via="command line")
         self.stdout.write(f"{user.get_username()} is {opts['role']} in {org.slug}")

@@ -48,7 +48,7 @@ class Command(BaseCommand):
             org.set_token(token)
         org.save()
         if token and not created:
-            AuditEntry.record(org, AuditEntry.Action.TOKEN_CHANGED, via="add_org")
+            AuditEntry.record(org, AuditEntry.Action.TOKEN_CHANGED, via="command line")
         self.stdout.write(
             f"{'Created' if created else 'Updated'} organization {org.slug} ({org.name})"
         )

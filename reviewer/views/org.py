@@ -1,4 +1,4 @@
-"""Admin actions: the confirmed delete, organization settings, members and the audit log."""
+"""Organization administration: the confirmed delete, settings, members and the audit log."""
 
 from __future__ import annotations
 
@@ -8,108 +8,73 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from reviewer import access, cache, prefetch, promptster, timeline
+from reviewer import access, deletion, promptster, timeline
 from reviewer.forms import DeleteForm, MemberForm, OrganizationForm, RoleForm, TokenForm
 from reviewer.models import (
     AuditEntry,
     Membership,
-    Organization,
     Role,
-    ShareLink,
     session_is_deleted,
 )
+from reviewer.upstream import ID_RE
 from reviewer.views.common import HtmxHttpRequest, member_view
 
 log = logging.getLogger(__name__)
 
 
-def _delete_upstream(org: Organization, session_id: str) -> str:
-    """Delete upstream; return "deleted" or "already_gone", or raise if not confirmed.
-
-    A DELETE whose outcome is unknown (timeout, 5xx) is never blindly retried: the session is
-    read again, and only a 404 counts as deleted.
-    """
-    client = promptster.client_for(org, retries=0)
-    try:
-        client.delete_session(session_id)
-        return "deleted"
-    except promptster.NotFound:
-        return "already_gone"
-    except promptster.Unavailable:
-        try:
-            client.get_session(session_id)
-        except promptster.NotFound:
-            return "deleted"
-        raise
-
-
 @require_http_methods(["GET", "POST"])
 @member_view
 def session_delete(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
-    """GET: the confirmation. POST: delete upstream, then everything local about the session.
+    """GET: the confirmation. POST: delete it in Promptster, then here (`deletion`).
 
-    1. Only admins; the typed confirmation must match the first 8 characters of the id.
-    2. One delete of a session at a time (a claim); a session already deleted stays so.
-    3. Upstream first, outside any database transaction. If it fails, nothing is touched.
-    4. Then, in one transaction: the tombstone audit entry, share links revoked, store purged.
+    Only admins; the typed confirmation must match the first 8 characters of the id. A
+    session Promptster no longer has can still be deleted here, from what is stored.
     """
     membership = access.get_membership(request)
     access.require_role(membership, Role.ADMIN)
     org = membership.organization
-    access.check_session_id(session_id)
     if request.method == "POST" and session_is_deleted(org, session_id):
         return _done(request, "That session was already deleted.", level=messages.INFO)
-    session = access.get_session_for_member(membership, session_id).value
-    sync = timeline.find_sync(org, session_id)
-    form = DeleteForm(request.POST or None, session_id=session.id)
-    context: dict[str, Any] = {"session": session, "form": form, "sync": sync}
+    fetched = access.get_session_for_member(membership, session_id)
+    session = fetched.value
+    form = DeleteForm(request.POST or None, session_id=session_id)
+    context: dict[str, Any] = {
+        "session": session,
+        "form": form,
+        "sync": timeline.find_sync(org, session_id),
+        "gone_upstream": fetched.gone_upstream,
+    }
     if request.method != "POST" or not form.is_valid():
         return _confirmation(request, context, status=400 if form.is_bound else 200)
-
-    owner = cache.claim(org, f"delete:{session.id}", ttl=120)
-    if owner is None:
-        return _done(request, "That session is being deleted already.", level=messages.INFO)
     try:
-        if session_is_deleted(org, session.id):
-            return _done(request, "That session was already deleted.", level=messages.INFO)
-        try:
-            outcome = _delete_upstream(org, session.id)
-        except promptster.PromptsterError as exc:
-            log.warning("delete of %s not confirmed upstream: %s", session.id, exc)
-            context["error"] = (
-                f"{exc.user_message} Nothing was deleted here; the session is unchanged."
-            )
-            return _confirmation(request, context, status=502)
-        with transaction.atomic():
-            AuditEntry.record(
-                org,
-                AuditEntry.Action.SESSION_DELETED,
-                actor=request.user,
-                session_id=session.id,
-                assessment_id=session.assessment_id,
-                event_count=session.event_count,
-                events_stored=sync.events_stored if sync else 0,
-                upstream=outcome,
-            )
-            # Revoked, not removed: the links keep answering "gone" rather than "unknown".
-            ShareLink.objects.for_org(org).filter(session_id=session.id, revoked_at=None).update(
-                revoked_at=timezone.now(), revoked_by=request.user
-            )
-            prefetch.purge(org, session.id)
-    finally:
-        cache.release(org, f"delete:{session.id}", owner)
-    cache.invalidate_session(org, session.id)
-    if outcome == "already_gone":
-        return _done(request, "Promptster no longer had this session; removed it here too.")
-    return _done(request, f"Session {session.short_id} was deleted permanently.")
+        result = deletion.delete_session(
+            org,
+            session_id,
+            actor=request.user,
+            session=None if fetched.gone_upstream else session,
+        )
+    except promptster.PromptsterError as exc:
+        log.warning("delete of %s not confirmed upstream: %s", session_id, exc)
+        context["error"] = f"{exc.user_message} Nothing was deleted here; the session is unchanged."
+        return _confirmation(request, context, status=502)
+    messages_for = {
+        deletion.Outcome.ALREADY_DELETED: ("That session was already deleted.", messages.INFO),
+        deletion.Outcome.BUSY: ("That session is being deleted already.", messages.INFO),
+        deletion.Outcome.ALREADY_GONE: (
+            "Promptster no longer had this session; what was stored here is deleted too.",
+            messages.SUCCESS,
+        ),
+    }
+    text, level = messages_for.get(
+        result.outcome, (f"Session {session.short_id} was deleted permanently.", messages.SUCCESS)
+    )
+    return _done(request, text, level=level)
 
 
 def _done(request: HtmxHttpRequest, message: str, *, level: int = messages.SUCCESS) -> HttpResponse:
@@ -210,16 +175,7 @@ def _apply_settings(
                 member_form.add_error("password", "A new user needs a password.")
                 return False
             user = user_model.objects.create_user(username=username, password=password)
-        _, created = Membership.objects.update_or_create(
-            user=user, organization=org, defaults={"role": member_form.cleaned_data["role"]}
-        )
-        AuditEntry.record(
-            org,
-            AuditEntry.Action.MEMBER_ADDED if created else AuditEntry.Action.MEMBER_CHANGED,
-            actor=actor,
-            member=username,
-            role=member_form.cleaned_data["role"],
-        )
+        Membership.objects.grant(org, user, member_form.cleaned_data["role"], actor=actor)
         messages.success(request, f"{username} is now a {member_form.cleaned_data['role']}.")
         return True
     if action in ("role", "remove"):
@@ -272,7 +228,7 @@ def audit_log(request: HtmxHttpRequest) -> HttpResponse:
     else:
         action = ""
     session_id = request.GET.get("session", "").strip()
-    if session_id and access.SESSION_ID_RE.match(session_id):
+    if session_id and ID_RE.fullmatch(session_id):
         entries = entries.filter(session_id__startswith=session_id)
     else:
         session_id = ""
