@@ -382,6 +382,25 @@ def get_summary(org: Organization, session_id: str, version: str, compute: Calla
     return get_derived(org, session_id, "summary", version, compute)
 
 
+# --- quotas ---------------------------------------------------------------------------------
+
+
+def take_quota(org: Organization, name: str, wanted: int, *, limit: int, window: int) -> int:
+    """Take up to `wanted` of the organization's `limit` per `window` seconds for `name`;
+    return how many were granted. With the cache unusable nothing is granted beyond what a
+    caller's own bound allows: the caller keeps its own per-request limit."""
+    if wanted <= 0:
+        return 0
+    key = _key(org, "quota", name, str(int(time.time()) // window))
+    try:
+        cache.add(key, 0, window * 2)
+        used = cache.incr(key, wanted)
+    except Exception:
+        return wanted
+    granted = wanted - max(0, used - limit)
+    return max(0, min(wanted, granted))
+
+
 # --- claims ---------------------------------------------------------------------------------
 
 

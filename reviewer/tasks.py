@@ -8,7 +8,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from reviewer import prefetch, promptster, search, timeline
+from reviewer import cache, prefetch, promptster, search, timeline
 from reviewer.models import Organization, TimelineSync
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,42 @@ def prefetch_session(organization_id: int, session_id: str) -> str:
     result = prefetch.prefetch(org, session_id)
     log.info("prefetch %s: %s (%s events)", session_id, result.status, result.events_stored)
     return result.status
+
+
+PREFETCH_FILTER_LIMIT = 1000
+
+
+@shared_task(
+    name="reviewer.tasks.prefetch_filter",
+    autoretry_for=(promptster.Unavailable, promptster.RateLimited, promptster.BadResponse),
+    retry_backoff=2,
+    max_retries=5,
+    ignore_result=True,
+)
+def prefetch_filter(organization_id: int, assessment_id: str, source_service: str) -> int:
+    """Queue a prefetch of every session of a list filter that needs one; return how many."""
+    org = Organization.objects.filter(pk=organization_id).first()
+    if org is None:
+        return 0
+    client = promptster.client_for(org, background=True)
+    sessions = client.iter_sessions(
+        assessment_id=assessment_id, source_service=source_service, limit=PREFETCH_FILTER_LIMIT
+    )
+    queued = 0
+    for session in sessions:
+        if prefetch.needs_sync(timeline.get_sync(org, session.id)):
+            queued += enqueue_prefetch(org, session.id)
+    return queued
+
+
+def enqueue_prefetch_filter(org: Organization, assessment_id: str, source_service: str) -> bool:
+    """Queue `prefetch_filter`; False if the broker cannot be reached."""
+    try:
+        prefetch_filter.delay(org.pk, assessment_id, source_service)
+    except Exception:  # broker unreachable: the page says so
+        log.warning("could not queue a prefetch of a filter", exc_info=True)
+        return False
+    return True
 
 
 @shared_task(name="reviewer.tasks.resync_running_sessions", ignore_result=True)
@@ -65,6 +101,24 @@ def enqueue_prefetch(org: Organization, session_id: str, *, asked: bool = False)
             prefetch.unmark_queued(sync, previous)
         return False
     return True
+
+
+VIEW_BATCH = 5  # prefetches one page view may queue
+ORG_PER_MINUTE = 30  # prefetches page views of one organization may queue per minute
+
+
+def enqueue_some(org: Organization, session_ids: list[str]) -> tuple[int, bool]:
+    """Queue prefetches of the first sessions of `session_ids` (already known to need one),
+    at most `VIEW_BATCH` and within the organization's per-minute quota; (queued, broker
+    down)."""
+    wanted = min(len(session_ids), VIEW_BATCH)
+    allowed = cache.take_quota(org, "view-prefetch", wanted, limit=ORG_PER_MINUTE, window=60)
+    queued = 0
+    for session_id in session_ids[:allowed]:
+        if not enqueue_prefetch(org, session_id):
+            return queued, True
+        queued += 1
+    return queued, False
 
 
 def fetch_if_needed(org: Organization, sync: TimelineSync) -> bool:

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from pytest_django.asserts import assertContains, assertNotContains
 
-from reviewer import prefetch
+from reviewer import prefetch, tasks
 from reviewer.models import Organization
 from tests.test_attribution import EXACT_EVENTS, _add, _ev, _p
 
@@ -337,5 +337,16 @@ def test_opening_a_cohort_queues_the_timelines_its_statistics_lack(as_alice, org
         if s["metadata"].get("assessmentId") == assessment and s["endedAt"]
     ]
     queued = TimelineSync.objects.filter(session_id__in=ended, state="queued").count()
-    assert queued == len(ended)
+    assert queued == tasks.VIEW_BATCH < len(ended)  # a page view queues a bounded batch
     assert f"Fetching {queued} timeline".encode() in response.content
+
+
+def test_cohort_views_of_one_organization_queue_a_bounded_number(as_alice, org_a, sandbox):
+    from reviewer.models import TimelineSync
+    from tests.conftest import ACME
+
+    assessments = [a["id"] for a in sandbox.state.assessments_for(ACME["id"])]
+    for _ in range(3):
+        for assessment in assessments:
+            assert as_alice.get(f"/assessments/{assessment}/").status_code == 200
+    assert TimelineSync.objects.filter(state="queued").count() <= tasks.ORG_PER_MINUTE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -217,3 +218,42 @@ def test_a_failed_fetch_is_not_retried_by_every_view_at_once(org_a, acme_session
     )
     sync.refresh_from_db()
     assert prefetch.needs_sync(sync)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_prefetch_all_queues_one_task_that_fetches_the_filter(
+    org_a, alice, sandbox, acme_sessions
+) -> None:
+    from celery.contrib.testing.worker import start_worker
+    from django.test import Client
+
+    from reviewer.celery import app
+
+    small = [s for s in acme_sessions if s["endedAt"] and s["eventCount"] < 300][:3]
+    asmt = f"asmt-{uuid.uuid4().hex[:10]}"
+    ids = [
+        sandbox.state.add_session(
+            ACME["id"],
+            {"endedAt": "2026-11-02T12:00:00Z", "metadata": {"assessmentId": asmt}},
+            [{"kind": "prompt", "ts": f"2026-11-02T10:0{n}:00Z", "data": {"text": "hi"}}],
+        )
+        for n in range(3)
+    ]
+    assert small  # the organization has other sessions the filter must leave alone
+    client = Client()
+    client.force_login(alice)
+    sandbox.reset_stats()
+    response = client.post("/sessions/prefetch/", {"assessmentId": asmt})
+    assert response.status_code == 302
+    assert sandbox.stats()["requests"] == 0  # the request itself pages nothing upstream
+    with start_worker(
+        app, pool="threads", concurrency=1, perform_ping_check=False, loglevel="WARNING"
+    ):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if TimelineSync.objects.filter(session_id__in=ids, complete=True).count() == 3:
+                break
+            time.sleep(0.2)
+    assert TimelineSync.objects.filter(session_id__in=ids, complete=True).count() == 3
+    assert not TimelineSync.objects.filter(session_id__in=[s["id"] for s in small]).exists()

@@ -149,19 +149,17 @@ def assessment_cohort(request: HtmxHttpRequest, assessment_id: str) -> HttpRespo
 
 
 def _fetch_missing(membership: Membership, found: cohort.Cohort) -> tuple[int, bool]:
-    """Queue the timelines the cohort's statistics still lack; (queued, broker down)."""
+    """Queue some of the timelines the cohort's statistics still lack; (queued, broker
+    down). A page view queues a bounded batch (and an organization a bounded number per
+    minute), so opening a page never queues unbounded work; "Prefetch all" fetches the rest."""
     org = membership.organization
-    queued = 0
-    for row in found.rows:
-        if row.session.is_running:
-            continue
-        sync = row.sync or timeline.get_sync(org, row.session.id)
-        if not prefetch.needs_sync(sync):
-            continue
-        if not tasks.enqueue_prefetch(org, row.session.id):
-            return queued, True
-        queued += 1
-    return queued, False
+    missing = [
+        row.session.id
+        for row in found.rows
+        if not row.session.is_running
+        and prefetch.needs_sync(row.sync or timeline.get_sync(org, row.session.id))
+    ]
+    return tasks.enqueue_some(org, missing)
 
 
 class _Echo:

@@ -13,12 +13,13 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from reviewer import access, attribution, cache, prefetch, promptster, tasks, timeline, upstream
+from reviewer import access, attribution, cache, promptster, tasks, timeline, upstream
 from reviewer.forms import PAGE_SIZES, parse_list_params, parse_timeline_params
 from reviewer.models import Organization, ShareLink
 from reviewer.rendering import visible_controls
@@ -27,7 +28,6 @@ from reviewer.views.common import HtmxHttpRequest, member_view
 from reviewer.views.events import Place, timeline_context
 
 KNOWN_TOOLS = ("claude-code", "cursor", "codex", "shell")
-PREFETCH_ALL_LIMIT = 500
 
 
 _upstream_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="upstream")
@@ -189,33 +189,26 @@ def _row(
 @require_POST
 @member_view
 def prefetch_all(request: HtmxHttpRequest) -> HttpResponse:
-    """Queue a prefetch of every session matching the list's current filter."""
+    """Fetch every session matching a filter, in the background: one task pages the list
+    and queues each session that needs it (the request itself does no paging)."""
     membership = access.get_membership(request)
     org = membership.organization
     params = parse_list_params(request.POST)
-    queued = failed = 0
-    listing = cache.list_all_sessions(
-        org,
-        assessment_id=params.assessment_id,
-        source_service=params.source_service,
-        limit=PREFETCH_ALL_LIMIT,
-    )
-    for session in listing.sessions:
-        sync = timeline.get_sync(org, session.id)
-        if not prefetch.needs_sync(sync):
-            continue
-        if tasks.enqueue_prefetch(org, session.id):
-            queued += 1
-        else:
-            failed += 1
-    if failed:
-        messages.error(
+    if tasks.enqueue_prefetch_filter(org, params.assessment_id, params.source_service):
+        messages.success(
             request,
-            f"Queued {queued} session(s); {failed} could not be queued because the background "
-            "worker's queue cannot be reached. Stored timelines are still available.",
+            "Fetching the timelines of every session of this filter in the background; "
+            "each appears as it is stored.",
         )
     else:
-        messages.success(request, f"Queued {queued} session(s) for prefetch.")
+        messages.error(
+            request,
+            "The background worker's queue cannot be reached right now. "
+            "Stored timelines are still available.",
+        )
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, {request.get_host()}):
+        return redirect(back)
     return redirect(reverse("session-list") + "?" + params.query())
 
 
