@@ -29,6 +29,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check reviewer tests bench sandbox
 	$(BIN)/ruff format --check reviewer tests bench sandbox
+	$(BIN)/mypy reviewer
 
 format: $(STAMP)
 	$(BIN)/ruff format reviewer tests bench sandbox

@@ -50,7 +50,7 @@ class OrganizationAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if token:
             obj.refresh_from_db()
-            AuditEntry.record(obj, AuditEntry.Action.TOKEN_CHANGED, actor=request.user)
+            AuditEntry.record(obj, AuditEntry.Action.TOKEN_CHANGED, actor=request.user)  # type: ignore[arg-type]
 
 
 @admin.register(TimelineSync)

@@ -27,7 +27,7 @@ from reviewer.models import (
 )
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
     from reviewer.upstream import Session
 
@@ -86,7 +86,7 @@ def _claim(org: Organization, session_id: str) -> DeletionClaim | None:
 
 
 def delete_session(
-    org: Organization, session_id: str, *, actor: AbstractBaseUser, session: Session | None
+    org: Organization, session_id: str, *, actor: User, session: Session | None
 ) -> Result:
     """Delete a session everywhere. `session` is what upstream last said of it (None when
     upstream no longer has it); `session_id` comes from the URL, already validated.

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
 from django.http import QueryDict
 
 from reviewer.converters import KEY_PATTERN
-from reviewer.models import Role, ShareLink
+from reviewer.models import Organization, Role, ShareLink
 from reviewer.timeline import ATTRIBUTIONS, TimelineFilter
 from reviewer.upstream import ID_RE, SESSIONS_MAX_LIMIT
 
@@ -196,8 +197,8 @@ def parse_search_params(query: QueryDict) -> SearchParams:
 class DeleteForm(forms.Form):
     confirm = forms.CharField(max_length=100, strip=True)
 
-    def __init__(self, *args: object, session_id: str, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, session_id: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.session_id = session_id
 
     def clean_confirm(self) -> str:
@@ -236,8 +237,8 @@ class OrganizationForm(forms.Form):
         label="API token for the new origin",
     )
 
-    def __init__(self, *args: object, organization: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.organization = organization
 
     def clean(self) -> dict[str, object]:

@@ -25,7 +25,7 @@ SNIPPET_CONTEXT = 80
 
 def mark_text(value: str, query: str) -> str:
     """`value` HTML-escaped, with every match of `query` wrapped in <mark>."""
-    out = []
+    out: list[str] = []
     position = 0
     for start, end in text.find_all(value, query):
         out.append(escape(value[position:start]))

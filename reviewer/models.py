@@ -19,7 +19,7 @@ from django.utils import timezone
 from reviewer import crypto
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
 class Role(models.TextChoices):
@@ -92,10 +92,10 @@ class MembershipManager(models.Manager["Membership"]):
     def grant(
         self,
         org: Organization,
-        user: AbstractBaseUser,
+        user: User,
         role: str,
         *,
-        actor: AbstractBaseUser | None = None,
+        actor: User | None = None,
         via: str = "",
     ) -> Membership:
         """Give `user` `role` in `org` (adding them if needed) and audit it; the one way
@@ -448,7 +448,7 @@ class ShareLink(models.Model):
         *,
         org: Organization,
         session_id: str,
-        user: AbstractBaseUser,
+        user: User,
         hours: int,
         note: str = "",
     ) -> tuple[ShareLink, str]:
@@ -534,7 +534,7 @@ class AuditEntry(models.Model):
         org: Organization,
         action: str,
         *,
-        actor: AbstractBaseUser | None = None,
+        actor: User | None = None,
         via: str = "",
         session_id: str = "",
         **detail: object,

@@ -232,7 +232,7 @@ class _Writer:
             log.warning(
                 "a page of %s was refused (%s); storing it event by event", self.session_id, exc
             )
-        stored = []
+        stored: list[dict] = []
         for row, body in zip(rows, texts, strict=True):
             row["seq"] = self.next_seq + len(stored)
             try:

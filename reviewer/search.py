@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -26,6 +26,8 @@ from reviewer import text, upstream
 from reviewer.models import EventText, TimelineSync
 
 log = logging.getLogger(__name__)
+
+QS = TypeVar("QS", bound=QuerySet[Any])
 
 FTS_TABLE = "reviewer_eventtext_fts"
 INDEX_BATCH = 1000
@@ -87,7 +89,7 @@ def matching_event_ids(query: str, sync_ids: Iterable[int]) -> RawSQL | None:
     return RawSQL(sql, params)  # noqa: S611 - see above
 
 
-def filter_matching(qs: QuerySet[Any], query: str, sync_ids: Iterable[int]) -> QuerySet[Any]:
+def filter_matching(qs: QS, query: str, sync_ids: Iterable[int]) -> QS:
     """`qs` (of StoredEvent) narrowed to events whose text contains `query`."""
     ids = matching_event_ids(query, sync_ids)
     return qs if ids is None else qs.filter(pk__in=ids)

@@ -12,10 +12,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q
 
 from reviewer import search
-from reviewer.models import Organization, StoredEvent, TimelineSync, parse_event_key
+from reviewer.models import (
+    EventQuerySet,
+    Organization,
+    StoredEvent,
+    TimelineSync,
+    parse_event_key,
+)
 from reviewer.upstream import ATTRIBUTIONS
 
 __all__ = ["ATTRIBUTIONS"]
@@ -50,14 +56,14 @@ class TimelineFilter:
     def active(self) -> bool:
         return bool(self.kinds or self.attribution or self.q or self.failures_only)
 
-    def apply(self, qs: QuerySet[StoredEvent], sync: TimelineSync) -> QuerySet[StoredEvent]:
+    def apply(self, qs: EventQuerySet, sync: TimelineSync) -> EventQuerySet:
         """`qs` (events of `sync`) narrowed to what this filter matches."""
         if self.kinds:
             qs = qs.filter(kind__in=self.kinds)
         if self.attribution:
             qs = qs.filter(attribution=self.attribution)
         if self.failures_only:
-            qs = qs.failures()  # type: ignore[attr-defined]
+            qs = qs.failures()
         if self.q:
             qs = search.filter_matching(qs, self.q, [sync.pk])
         return qs

@@ -10,7 +10,7 @@ from reviewer.settings import *  # noqa: E402,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 PROMPTSTER_TIMEOUT = (2.0, 1.5)
 PROMPTSTER_TASK_RETRIES = 2
-LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+LOGGING["root"]["level"] = "WARNING"  # type: ignore[index]  # noqa: F405
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not shared-cache memory: concurrent tests then lock like production SQLite does.

@@ -23,14 +23,14 @@ from reviewer.models import (
     session_is_deleted,
 )
 from reviewer.upstream import ID_RE
-from reviewer.views.common import HtmxHttpRequest, member_view
+from reviewer.views.common import MemberRequest, member_view
 
 log = logging.getLogger(__name__)
 
 
 @require_http_methods(["GET", "POST"])
 @member_view
-def session_delete(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
+def session_delete(request: MemberRequest, session_id: str) -> HttpResponse:
     """GET: the confirmation. POST: delete it in Promptster, then here (`deletion`).
 
     Only admins; the typed confirmation must match the first 8 characters of the id. A
@@ -77,23 +77,21 @@ def session_delete(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     return _done(request, text, level=level)
 
 
-def _done(request: HtmxHttpRequest, message: str, *, level: int = messages.SUCCESS) -> HttpResponse:
+def _done(request: MemberRequest, message: str, *, level: int = messages.SUCCESS) -> HttpResponse:
     messages.add_message(request, level, message)
     if request.htmx:
         return HttpResponseClientRedirect(reverse("session-list"))
     return redirect("session-list")
 
 
-def _confirmation(
-    request: HtmxHttpRequest, context: dict[str, Any], *, status: int
-) -> HttpResponse:
+def _confirmation(request: MemberRequest, context: dict[str, Any], *, status: int) -> HttpResponse:
     template = "sessions/delete.html#modal" if request.htmx else "sessions/delete.html"
     return render(request, template, context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
 @member_view
-def org_settings(request: HtmxHttpRequest) -> HttpResponse:
+def org_settings(request: MemberRequest) -> HttpResponse:
     """The organization's name, API origin, token and members (admins only)."""
     membership = access.get_membership(request)
     access.require_role(membership, Role.ADMIN)
@@ -133,7 +131,7 @@ def org_settings(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _apply_settings(
-    request: HtmxHttpRequest,
+    request: MemberRequest,
     membership: Membership,
     action: str,
     org_form: OrganizationForm,
@@ -217,7 +215,7 @@ def _apply_settings(
 
 @require_GET
 @member_view
-def audit_log(request: HtmxHttpRequest) -> HttpResponse:
+def audit_log(request: MemberRequest) -> HttpResponse:
     """The organization's audit log, newest first, filterable by action and session."""
     membership = access.get_membership(request)
     access.require_role(membership, Role.ADMIN)

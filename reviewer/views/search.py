@@ -14,7 +14,13 @@ from django.views.decorators.http import require_GET
 
 from reviewer import access, cache, highlight, promptster, rendering, search, text, upstream
 from reviewer.forms import SearchParams, parse_search_params
-from reviewer.models import AuditEntry, Organization, StoredEvent, TimelineSync
+from reviewer.models import (
+    AuditEntry,
+    EventQuerySet,
+    Organization,
+    StoredEvent,
+    TimelineSync,
+)
 from reviewer.views.common import HtmxHttpRequest, member_view
 
 GROUPS_PER_PAGE = 20
@@ -94,7 +100,7 @@ def _results(
         syncs = syncs.filter(session_id__in=list(listed))
     by_pk = {s.pk: s for s in syncs}
 
-    events = StoredEvent.objects.filter(sync__in=list(by_pk))
+    events: EventQuerySet = StoredEvent.objects.filter(sync__in=list(by_pk))
     if params.kinds:
         events = events.filter(kind__in=params.kinds)
     events = search.filter_matching(events, params.q, list(by_pk))

@@ -32,12 +32,14 @@ class Command(BaseCommand):
         token = opts["token"]
         if token == "-":
             token = sys.stdin.readline().strip()
-        org = Organization.objects.filter(slug=slug).first()
-        created = org is None
-        if created:
+        found = Organization.objects.filter(slug=slug).first()
+        created = found is None
+        if found is None:
             if not opts["api_url"] or not token:
                 raise CommandError("A new organization needs --api-url and --token.")
             org = Organization(slug=slug, name=opts["name"] or slug)
+        else:
+            org = found
         if opts["name"]:
             org.name = opts["name"]
         if opts["api_url"] and not token and org.origin_change_needs_token(opts["api_url"]):
