@@ -8,7 +8,7 @@ from django.urls import path, register_converter
 
 from reviewer.converters import EventKeyConverter, IdConverter
 from reviewer.views import attribution as attribution_views
-from reviewer.views import events, org, search, sessions, sharing
+from reviewer.views import events, files, org, search, sessions, sharing
 
 register_converter(IdConverter, "id")
 register_converter(EventKeyConverter, "key")
@@ -49,6 +49,7 @@ urlpatterns = [
         name="session-attribution",
     ),
     path("sessions/<id:session_id>/delete/", org.session_delete, name="session-delete"),
+    path("sessions/<id:session_id>/files/", files.session_files, name="session-files"),
     path("sessions/<id:session_id>/share/", sharing.session_share, name="session-share"),
     path(
         "sessions/<id:session_id>/share/<int:link_id>/revoke/",

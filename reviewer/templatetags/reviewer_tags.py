@@ -154,3 +154,25 @@ def pick(data: Any, names: str) -> Any:
         if value not in (None, ""):
             return value
     return ""
+
+
+@register.filter
+def attribution_label(value: Any) -> str:
+    """`likely_ai` → "Likely AI" (unknown values as they are)."""
+    return rendering.ATTRIBUTION_LABELS.get(value, str(value))
+
+
+_SHORT = {
+    "likely_ai": "AI",
+    "ai_revised_by_human": "AI+",
+    "likely_human": "hand",
+    "mixed": "mix",
+    "system_generated": "sys",
+    "unknown": "?",
+}
+
+
+@register.filter
+def attribution_short(value: Any) -> str:
+    """A few letters for a blame gutter: AI, AI+ (revised by hand), hand, mix, sys, ?."""
+    return _SHORT.get(value, "?")

@@ -1,0 +1,71 @@
+"""Each file the session touched, and one file's story with its reconstructed content."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from reviewer import access, cache, filehistory, rendering, timeline
+from reviewer.models import StoredEvent
+from reviewer.upstream import ATTRIBUTIONS
+from reviewer.views.common import MemberRequest, member_view
+
+MAX_PATH = 500
+# Line filters of the blame view (`?only=`): the classes each one keeps.
+LINE_FILTERS = {
+    "hand": ("likely_human", "ai_revised_by_human"),
+    **{attribution: (attribution,) for attribution in ATTRIBUTIONS},
+}
+
+
+@require_GET
+@member_view
+def session_files(request: MemberRequest, session_id: str) -> HttpResponse:
+    """`/sessions/<id>/files/`: every file touched; `?path=` one file's story."""
+    membership = access.get_membership(request)
+    org = membership.organization
+    session = access.get_session_for_member(membership, session_id).value
+    sync = timeline.get_sync(org, session_id)
+    path = request.GET.get("path", "")
+    context: dict[str, Any] = {"session": session, "sync": sync, "base": f"/sessions/{session_id}/"}
+    if not path:
+        context["files"] = cache.get_derived(
+            org,
+            session_id,
+            "files",
+            timeline.store_version(sync),
+            lambda: filehistory.files_of(sync),
+        )
+        return render(request, "files/list.html", context)
+    if len(path) > MAX_PATH or not StoredEvent.objects.for_sync(sync).filter(path=path).exists():
+        raise Http404("This session changed no file of that name.")
+    story = filehistory.story(sync, path)
+    only = request.GET.get("only", "")
+    wanted = LINE_FILTERS.get(only)
+    lines = list(enumerate(story.lines or [], 1))
+    if wanted:
+        lines = [(n, line) for n, line in lines if line.origin.attribution in wanted]
+    remaining = []
+    if story.broken_at is not None:
+        keys = [s.change.seq for s in story.steps if s.status in ("failed", "skipped")]
+        rows = StoredEvent.objects.for_sync(sync).filter(seq__in=keys).for_display().order_by("seq")
+        remaining = rendering.present(rows, session.started_at, base=context["base"])
+    context.update(
+        {
+            "path": path,
+            "story": story,
+            "lines": lines,
+            "only": only if wanted else "",
+            "filters": [
+                ("", "All lines"),
+                ("hand", "Typed by the candidate"),
+                *((a, rendering.ATTRIBUTION_LABELS[a]) for a in ATTRIBUTIONS if a in story.mix),
+            ],
+            "remaining": remaining,
+            "attribution_labels": rendering.ATTRIBUTION_LABELS,
+        }
+    )
+    return render(request, "files/story.html", context)
