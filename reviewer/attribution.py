@@ -369,7 +369,7 @@ def _events(sync: TimelineSync) -> QuerySet[StoredEvent]:
     return StoredEvent.objects.for_sync(sync).order_by()
 
 
-def _lone_test_command_q(events: QuerySet[StoredEvent]) -> Q:
+def lone_test_command_q(events: QuerySet[StoredEvent]) -> Q:
     """A test command that produced no test_run event of its own: counted as a test run
     itself. A command whose next event (tool calls aside) is a test_run counts once, as that
     run (a real session showed 33 "tests" for 19 runs when both were counted)."""
@@ -462,7 +462,7 @@ def _tally(events: QuerySet[StoredEvent], span: _Span) -> _Tally:
     """One grouped query (bucket × kind × attribution) folded into totals."""
     confidence = Coalesce(F("confidence"), Value(DEFAULT_CONFIDENCE), output_field=FloatField())
     lines = F("lines_added") + F("lines_removed")
-    test_command = _lone_test_command_q(events)
+    test_command = lone_test_command_q(events)
     rows = (
         events.annotate(
             bucket=_bucket_expression(span.start or datetime.min, span.width, span.count)

@@ -203,6 +203,7 @@ class TimelineSync(models.Model):
     unstorable = models.JSONField(default=list, blank=True)  # [{"id": …, "reason": …}]
     unstorable_count = models.PositiveIntegerField(default=0)
     file_changes = models.PositiveIntegerField(default=0)
+    last_prompt_seq = models.IntegerField(default=-1)  # the turn the next stored event joins
     queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -316,6 +317,9 @@ class StoredEvent(models.Model):
     failed = models.BooleanField(default=False)
     failure = models.CharField(max_length=12, blank=True)  # an upstream.Failure value
     is_test = models.BooleanField(default=False)  # a test_run, or a command running tests
+    subject = models.CharField(max_length=60, blank=True)  # a tool's name, a git action …
+    # The seq of the prompt that opened this event's turn (-1 before the first prompt).
+    turn = models.IntegerField(default=-1)
     raw = models.TextField()
     # For a large event: its JSON with long fields cut to their head, which chunks render.
     preview = models.TextField(blank=True)
@@ -333,6 +337,7 @@ class StoredEvent(models.Model):
         indexes = [
             models.Index(fields=["sync", "kind", "seq"], name="event_kind_order"),
             models.Index(fields=["sync", "event_id"], name="event_by_id"),
+            models.Index(fields=["sync", "turn", "seq"], name="event_turn_order"),
         ]
 
     def __str__(self) -> str:

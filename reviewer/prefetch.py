@@ -114,6 +114,8 @@ def _columns(sync_id: int, seq: int, variant: int, event: upstream.Event, raw: s
         "failed": event.failed,
         "failure": event.failure,
         "is_test": event.is_test,
+        "subject": event.subject,
+        "turn": -1,  # set with the position, when the row is stored
         "raw": raw,
         "preview": _display_copy(event, raw),
     }
@@ -179,6 +181,7 @@ class _Writer:
     sync_id: int
     session_id: str
     next_seq: int
+    last_prompt: int = -1  # the seq of the latest stored prompt: the turn of what follows
     stored: int = 0
     repeats: int = 0
     conflicts: int = 0
@@ -221,8 +224,7 @@ class _Writer:
         and named, the others stored. Raises StoreError when no row of several could be."""
         if not rows:
             return
-        for offset, row in enumerate(rows):
-            row["seq"] = self.next_seq + offset
+        self._place(rows, self.next_seq)
         try:
             with transaction.atomic():
                 _insert(self.sync_id, rows, texts)
@@ -234,7 +236,7 @@ class _Writer:
             )
         stored: list[dict] = []
         for row, body in zip(rows, texts, strict=True):
-            row["seq"] = self.next_seq + len(stored)
+            self._place([row], self.next_seq + len(stored), stored[-1]["turn"] if stored else None)
             try:
                 with transaction.atomic():
                     _insert(self.sync_id, [row], [body])
@@ -246,7 +248,19 @@ class _Writer:
             raise StoreError(first["id"], first["reason"])
         self._count(stored)
 
+    def _place(self, rows: list[dict], first_seq: int, turn: int | None = None) -> None:
+        """Give consecutive positions from `first_seq`, and each row its turn (the position
+        of the prompt that opened it)."""
+        turn = self.last_prompt if turn is None else turn
+        for offset, row in enumerate(rows):
+            row["seq"] = first_seq + offset
+            if row["kind"] == "prompt":
+                turn = row["seq"]
+            row["turn"] = turn
+
     def _count(self, rows: list[dict]) -> None:
+        prompts = [r["seq"] for r in rows if r["kind"] == "prompt"]
+        self.last_prompt = prompts[-1] if prompts else self.last_prompt
         self.next_seq += len(rows)
         self.stored += len(rows)
         self.file_changes += sum(1 for r in rows if r["kind"] in upstream.CHANGE_KINDS)
@@ -268,6 +282,7 @@ class _Writer:
             "file_changes": plus("file_changes", self.file_changes),
             "unstorable": unstorable[: TimelineSync.UNSTORABLE_LISTED],
             "unstorable_count": plus("unstorable_count", len(self.unstorable)),
+            "last_prompt_seq": self.last_prompt,
         }
 
 
@@ -289,7 +304,9 @@ def _store_page(sync: TimelineSync, token: str, page: upstream.TimelinePage) -> 
     """Write one page and advance the cursor in one transaction; return events written."""
     with transaction.atomic():
         current = _locked(sync, token)
-        writer = _Writer(sync.pk, sync.session_id, current.last_seq + 1)
+        writer = _Writer(
+            sync.pk, sync.session_id, current.last_seq + 1, last_prompt=current.last_prompt_seq
+        )
         writer.write(page)
         TimelineSync.objects.filter(pk=sync.pk).update(
             **writer.counters(current),

@@ -463,11 +463,25 @@ class Event:
     lines_removed: int
     failure: str
     is_test: bool
+    subject: str  # what the event acted with: a tool's name, a git action ("commit") …
     raw: dict[str, Any] = field(repr=False, compare=False)
 
     @property
     def failed(self) -> bool:
         return self.failure != Failure.NONE
+
+
+def _subject(kind: str, data: dict[str, Any]) -> str:
+    """A short name of what the event acted with, for lists and maps."""
+    if kind == "git_action":
+        value = data.get("action")
+    elif kind in TOOL_KINDS:
+        value = data.get("toolName") or data.get("tool")
+    elif kind in ("subagent_start", "subagent_stop"):
+        value = data.get("agentType") or data.get("subagentType") or data.get("name")
+    else:
+        value = None
+    return text.clean(value.strip())[:60] if isinstance(value, str) else ""
 
 
 def parse_event(raw: dict[str, Any]) -> Event:
@@ -496,6 +510,7 @@ def parse_event(raw: dict[str, Any]) -> Event:
         failure=failure_of(kind, data),
         is_test=kind == "test_run"
         or (kind == "command" and isinstance(command, str) and is_test_command(command)),
+        subject=_subject(kind, data),
         raw=raw,
     )
 

@@ -378,3 +378,29 @@ def test_a_failing_optional_call_is_remembered(as_carol, sandbox, status) -> Non
     for _ in range(3):
         assert as_carol.get("/sessions/").status_code == 200
     assert sandbox.stats()["requests"] == calls  # a warm list: no upstream call at all
+
+
+def test_each_event_knows_its_turn_across_pages(org_a, sandbox) -> None:
+    sid = _add(
+        sandbox,
+        [
+            _ev("session_start", "10:00:00"),
+            _ev("prompt", "10:01:00", {"text": "one"}),
+            _ev("tool_use", "10:01:10", {"toolName": "Read", "ok": True}),
+            _ev("git_action", "10:01:20", {"action": "commit", "message": "wip"}),
+            _ev("prompt", "10:02:00", {"text": "two"}),
+            _ev("command", "10:02:10", {"command": "ls"}),
+        ],
+    )
+    client = prefetch.promptster.Client(sandbox.url, ACME["token"])
+    prefetch.prefetch(org_a, sid, client=client, page_size=2)
+    stored = _stored(org_a, sid)
+    assert [(e.kind, e.turn) for e in stored] == [
+        ("session_start", -1),
+        ("prompt", 1),
+        ("tool_use", 1),
+        ("git_action", 1),
+        ("prompt", 4),
+        ("command", 4),
+    ]
+    assert [e.subject for e in stored][2:4] == ["Read", "commit"]
