@@ -1,0 +1,117 @@
+"""Turns: a prompt and what followed it, counted; plan updates as what changed."""
+
+from __future__ import annotations
+
+import pytest
+
+from reviewer import prefetch, timeline, turns
+from reviewer.models import StoredEvent, TimelineSync
+from tests.test_attribution import _add, _ev, _p
+
+PLAN_1 = [
+    {"content": "Write the test", "status": "in_progress"},
+    {"content": "Fix it", "status": "pending"},
+]
+PLAN_2 = [
+    {"content": "Write the test", "status": "completed"},
+    {"content": "Fix it", "status": "in_progress"},
+    {"content": "Update the docs", "status": "pending"},
+]
+PLAN_3 = [
+    {"content": "Write the test", "status": "completed"},
+    {"content": "Fix it", "status": "completed"},
+]
+
+EVENTS = [
+    _ev("session_start", "10:00:00", {}, id="start"),
+    _ev(
+        "prompt",
+        "10:01:00",
+        {"text": "Add a refund endpoint\nwith a test\nand docs\nplease"},
+        _p("likely_human"),
+        id="p1",
+    ),
+    _ev("planning", "10:01:10", {"todos": PLAN_1}, id="plan1"),
+    _ev("tool_use", "10:01:20", {"toolName": "Read", "ok": True}, id="t1"),
+    _ev(
+        "file_diff",
+        "10:02:00",
+        {"path": "app.py", "linesAdded": 5, "linesRemoved": 1},
+        _p("likely_ai"),
+        id="d1",
+    ),
+    _ev(
+        "file_create",
+        "10:02:30",
+        {"path": "test_app.py", "content": "a\nb\n"},
+        _p("likely_human"),
+        id="d2",
+    ),
+    _ev("command", "10:03:00", {"command": "pytest -q", "exitCode": 1}, id="c1"),
+    _ev("test_run", "10:03:01", {"passed": 3, "failed": 1}, id="r1"),
+    _ev(
+        "tool_use",
+        "10:03:10",
+        {"toolName": "Bash", "ok": False, "error": "Permission to use Bash has been denied."},
+        id="t2",
+    ),
+    _ev("planning", "10:03:20", {"todos": PLAN_2}, id="plan2"),
+    _ev("prompt", "10:05:00", {"text": "yes"}, _p("likely_human"), id="p2"),
+    _ev("command", "10:05:30", {"command": "npm test", "exitCode": 0}, id="c2"),
+    _ev("decision_event", "10:06:00", {"title": "Refunds are idempotent"}, id="dec"),
+    _ev("planning", "10:06:10", {"todos": PLAN_3}, id="plan3"),
+]
+
+
+@pytest.fixture
+def sync(org_a, sandbox) -> TimelineSync:
+    sid = _add(sandbox, EVENTS)
+    prefetch.prefetch(org_a, sid)
+    return TimelineSync.objects.get(session_id=sid)
+
+
+def test_turns_count_what_followed_each_prompt(sync) -> None:
+    found = turns.with_prompts(sync, turns.turns_of(sync))
+    assert [(t.key, t.number, t.events) for t in found] == [
+        ("start", 0, 1),
+        ("p1", 1, 9),
+        ("p2", 2, 4),
+    ]
+    first = found[1]
+    assert first.prompt == "Add a refund endpoint\nwith a test\nand docs" and first.prompt_cut
+    assert (first.files, first.added, first.removed) == (2, 7, 1)
+    assert (first.commands, first.commands_failed) == (1, 1)
+    assert (first.tests, first.tests_failed) == (1, 1)  # pytest and its test_run: one run
+    assert (first.tool_calls, first.tool_failed, first.tool_rejected) == (2, 1, 1)
+    assert first.failed and first.mix == {"likely_ai": 6, "likely_human": 2}
+    assert first.duration.total_seconds() == 140
+    second = found[2]
+    assert (second.tests, second.tests_failed, second.decisions, second.failed) == (1, 0, 1, False)
+
+
+def test_a_filter_keeps_the_turns_with_matches(sync) -> None:
+    flt = timeline.TimelineFilter(failures_only=True)
+    matching = flt.apply(StoredEvent.objects.for_sync(sync), sync)
+    assert [t.key for t in turns.turns_of(sync, matching)] == ["p1"]
+
+
+def test_a_plan_update_shows_only_what_changed(sync) -> None:
+    seqs = dict(
+        StoredEvent.objects.filter(sync=sync, kind="planning").values_list("event_id", "seq")
+    )
+    changes = turns.plan_updates(sync, seqs.values())
+    assert [(i.change, i.text) for i in changes[seqs["plan1"]]] == [
+        ("added", "Write the test"),
+        ("added", "Fix it"),
+    ]
+    assert [(i.change, i.text) for i in changes[seqs["plan2"]]] == [
+        ("done", "Write the test"),
+        ("started", "Fix it"),
+        ("added", "Update the docs"),
+    ]
+    assert [(i.change, i.text) for i in changes[seqs["plan3"]]] == [
+        ("done", "Fix it"),
+        ("removed", "Update the docs"),
+    ]
+    only_third = turns.plan_updates(sync, [seqs["plan3"]])
+    assert only_third[seqs["plan3"]] == changes[seqs["plan3"]]
