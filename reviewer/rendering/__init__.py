@@ -18,6 +18,7 @@ from reviewer.rendering.events import (
     present,
 )
 from reviewer.rendering.markdown import MAX_MARKDOWN_CHARS, render_markdown
+from reviewer.rendering.prompts import render_prompt
 from reviewer.rendering.text import (
     MAX_LINE_CHARS,
     TEXT_PREVIEW_LINES,
@@ -48,5 +49,6 @@ __all__ = [
     "present",
     "preview",
     "render_markdown",
+    "render_prompt",
     "visible_controls",
 ]

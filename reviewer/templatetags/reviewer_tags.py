@@ -49,7 +49,14 @@ def ms(value: Any) -> str:
 
 @register.filter
 def markdown(value: Any) -> SafeString:
+    """An AI response (GitHub-flavoured markdown) as sanitized HTML."""
     return rendering.render_markdown(value if isinstance(value, str) else "")
+
+
+@register.filter
+def prompt(value: Any) -> SafeString:
+    """A prompt as typed: line breaks kept, fenced and pasted code as code blocks."""
+    return rendering.render_prompt(value if isinstance(value, str) else "")
 
 
 @register.filter
