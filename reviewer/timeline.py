@@ -164,14 +164,14 @@ def _display_copy(event: dict[str, Any], raw: str) -> str:
         return ""
     data = event_data(event)
     small: dict[str, Any] = {}
-    cut: dict[str, list[int]] = {}
+    cut: dict[str, list[int | str]] = {}
     for name, value in data.items():
         if isinstance(value, str) and (
             len(value) > DISPLAY_FIELD_CHARS or value.count("\n") > DISPLAY_FIELD_LINES
         ):
-            lines = value.splitlines()
-            small[name] = "\n".join(lines[:DISPLAY_FIELD_LINES])[:DISPLAY_FIELD_CHARS]
-            cut[name] = [len(lines), len(value)]
+            small[name], cut[name] = rendering.cut_field(
+                value, DISPLAY_FIELD_LINES, DISPLAY_FIELD_CHARS
+            )
         else:
             small[name] = value
     if not cut:

@@ -9,7 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from reviewer.rendering.text import CutText
+from reviewer.rendering.failures import MAX_NAMES, failed_from_data
+from reviewer.rendering.terminal import output_failures
+from reviewer.rendering.text import with_cut
 
 CUT_KEY = "_reviewer_cut"  # in a display copy: {field: [total lines, total characters]}
 KIND_TEMPLATES = {
@@ -142,9 +144,9 @@ def present(
         data = raw.get("data") if isinstance(raw, dict) else None
         cut = raw.pop(CUT_KEY, None) if is_copy and isinstance(raw, dict) else None
         if isinstance(cut, dict) and isinstance(data, dict):
-            for name, (lines, chars) in cut.items():
-                if isinstance(data.get(name), str):
-                    data[name] = CutText(data[name], lines, chars)
+            for name, meta in cut.items():
+                if isinstance(data.get(name), str) and isinstance(meta, list) and len(meta) >= 2:
+                    data[name] = with_cut(data[name], meta)
         attribution_label = ATTRIBUTION_LABELS.get(row.attribution, row.attribution)
         badge, badge_title = _badge(attribution_label, row.confidence, row.observability)
         offset = (row.ts - start) if (row.ts and start) else None
@@ -178,3 +180,16 @@ def present(
             )
         )
     return out
+
+
+OUTPUT_FIELDS = ("stdout", "stderr", "output", "log")
+
+
+def event_failures(event: EventView) -> list[str]:
+    """The failing tests an event names: a test run's own list, then its runner's output."""
+    names = dict.fromkeys(failed_from_data(event.data) if event.kind == "test_run" else [])
+    for field in OUTPUT_FIELDS:
+        value = event.data.get(field)
+        if isinstance(value, str) and value:
+            names.update(dict.fromkeys(output_failures(value)))
+    return list(names)[:MAX_NAMES]

@@ -153,11 +153,28 @@ def is_list(value: Any) -> bool:
 
 
 @register.filter
+def terminal_preview(value: Any) -> rendering.TerminalPreview:
+    """A command output's head and tail, coloured and with carriage returns applied."""
+    return rendering.terminal_preview(value if isinstance(value, str) else "")
+
+
+@register.filter
+def terminal_full(value: Any) -> SafeString:
+    return rendering.terminal_html(value if isinstance(value, str) else "")
+
+
+@register.filter
+def failed_tests(event: rendering.EventView) -> list[str]:
+    """The failing tests an event names: a test run's own list, or its runner's output."""
+    return rendering.event_failures(event)
+
+
+@register.filter
 def streams(event: rendering.EventView) -> list[tuple[str, str]]:
-    """A command's non-empty stdout and stderr, as (text, label) pairs."""
+    """An event's non-empty outputs (stdout, stderr, a test run's output), as (text, label)."""
     return [
         (event.data[name], name)
-        for name in ("stdout", "stderr")
+        for name in rendering.OUTPUT_FIELDS
         if isinstance(event.data.get(name), str) and event.data[name]
     ]
 
