@@ -98,13 +98,7 @@ def event_data(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _count_diff_lines(diff: str) -> tuple[int, int]:
-    added = removed = 0
-    for line in diff.splitlines():
-        if line.startswith("+") and not line.startswith("+++"):
-            added += 1
-        elif line.startswith("-") and not line.startswith("---"):
-            removed += 1
-    return added, removed
+    return rendering.diff_counts(diff)
 
 
 def _is_failure(kind: str, data: dict[str, Any]) -> bool:

@@ -22,7 +22,8 @@ def test_diff_lines_are_numbered_like_a_review_tool() -> None:
     diff = "--- a/x.py\n+++ b/x.py\n@@ -10,3 +10,3 @@\n ctx\n-old\n+new\n ctx2\n"
     lines, total = rendering.diff_lines(diff)
     assert total == 7
-    assert [(line.css, line.old, line.new) for line in lines[2:]] == [
+    # A single file's header only repeats the path shown above the diff: no row for it.
+    assert [(line.css, line.old, line.new) for line in lines] == [
         ("hunk", None, None),
         ("ctx", 10, 10),
         ("del", 11, None),

@@ -6,7 +6,15 @@ by Pygments with CSS classes. Diffs are split into typed lines for the template,
 escapes them. Long payloads are cut here, with the full text available on demand.
 """
 
-from reviewer.rendering.diffs import DIFF_PREVIEW_LINES, DiffLine, diff_lines
+from reviewer.rendering.diffs import (
+    DIFF_PREVIEW_LINES,
+    DiffLine,
+    ParsedDiff,
+    diff_counts,
+    diff_lines,
+    parse_diff,
+    rows_html,
+)
 from reviewer.rendering.events import (
     ATTRIBUTION_LABELS,
     CUT_KEY,
@@ -53,16 +61,20 @@ __all__ = [
     "DiffLine",
     "EventView",
     "TerminalPreview",
+    "ParsedDiff",
     "Preview",
     "cut_field",
+    "diff_counts",
     "diff_lines",
     "event_failures",
     "full_length",
     "offset_label",
+    "parse_diff",
     "present",
     "preview",
     "render_markdown",
     "render_prompt",
+    "rows_html",
     "terminal_html",
     "terminal_lines",
     "terminal_preview",

@@ -60,15 +60,18 @@ def prompt(value: Any) -> SafeString:
 
 
 @register.filter
-def diff_preview(value: Any) -> tuple[list[rendering.DiffLine], int]:
-    return rendering.diff_lines(value if isinstance(value, str) else "")
+def diff_preview(value: Any) -> rendering.ParsedDiff:
+    return rendering.parse_diff(value if isinstance(value, str) else "")
 
 
 @register.filter
-def diff_full(value: Any) -> tuple[list[rendering.DiffLine], int]:
-    return rendering.diff_lines(
-        value if isinstance(value, str) else "", limit=None, cut_lines=False
-    )
+def diff_full(value: Any) -> rendering.ParsedDiff:
+    return rendering.parse_diff(value if isinstance(value, str) else "", None, cut_lines=False)
+
+
+@register.filter
+def diff_rows(parsed: rendering.ParsedDiff) -> SafeString:
+    return rendering.rows_html(parsed.lines)
 
 
 @register.filter
@@ -140,11 +143,6 @@ def response_of(data: Any) -> str:
 @register.filter
 def lines_of(value: rendering.Preview) -> list[str]:
     return value.text.splitlines()
-
-
-@register.filter
-def has_cut(lines: list[rendering.DiffLine]) -> bool:
-    return any(line.cut for line in lines)
 
 
 @register.filter
