@@ -540,7 +540,7 @@ def compute_summary(
     files, files_total, hand_files = _files(sync)
     ai_changes, ai_tested = _tested_ai_changes(sync) if cls.get("likely_ai") else (0, 0)
     first_change = span["first_change"]
-    known = set(rendering.KIND_LABELS)
+    known = set(rendering.CANONICAL_KINDS)
     process = Process(
         prompts=kinds.get("prompt", 0),
         ai_responses=kinds.get("ai_response", 0),

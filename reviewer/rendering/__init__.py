@@ -17,17 +17,29 @@ from reviewer.rendering.diffs import (
 )
 from reviewer.rendering.events import (
     ATTRIBUTION_LABELS,
+    CANONICAL_KINDS,
     CUT_KEY,
     KIND_LABELS,
     KIND_TEMPLATES,
     OUTPUT_FIELDS,
     UNKNOWN_TEMPLATE,
     EventView,
+    date_label,
     event_failures,
+    kind_label,
     offset_label,
     present,
 )
+from reviewer.rendering.fields import tool_input
 from reviewer.rendering.markdown import MAX_MARKDOWN_CHARS, render_markdown
+from reviewer.rendering.pages import (
+    PAGE_LINES,
+    PAGE_OVER_CHARS,
+    RICH_OVER_CHARS,
+    FieldPage,
+    page_fields,
+    stream_text,
+)
 from reviewer.rendering.prompts import render_prompt
 from reviewer.rendering.terminal import (
     TerminalPreview,
@@ -48,6 +60,7 @@ from reviewer.rendering.text import (
 
 __all__ = [
     "ATTRIBUTION_LABELS",
+    "CANONICAL_KINDS",
     "CUT_KEY",
     "DIFF_PREVIEW_LINES",
     "KIND_LABELS",
@@ -55,28 +68,37 @@ __all__ = [
     "MAX_LINE_CHARS",
     "MAX_MARKDOWN_CHARS",
     "OUTPUT_FIELDS",
+    "PAGE_LINES",
+    "PAGE_OVER_CHARS",
+    "RICH_OVER_CHARS",
     "TEXT_PREVIEW_LINES",
     "UNKNOWN_TEMPLATE",
     "CutText",
     "DiffLine",
     "EventView",
+    "FieldPage",
     "TerminalPreview",
     "ParsedDiff",
     "Preview",
     "cut_field",
+    "date_label",
     "diff_counts",
     "diff_lines",
     "event_failures",
     "full_length",
+    "kind_label",
     "offset_label",
+    "page_fields",
     "parse_diff",
     "present",
     "preview",
     "render_markdown",
     "render_prompt",
     "rows_html",
+    "stream_text",
     "terminal_html",
     "terminal_lines",
     "terminal_preview",
+    "tool_input",
     "visible_controls",
 ]

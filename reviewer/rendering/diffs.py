@@ -273,8 +273,10 @@ def parse_diff(
     *,
     cut_lines: bool = True,
     start: int = 0,
+    counts: bool = True,
 ) -> ParsedDiff:
-    """Rows `start` to `start + limit` of a diff (all with `limit=None`), counts of the whole.
+    """Rows `start` to `start + limit` of a diff (all with `limit=None`), counts of the whole
+    (unless `counts` is false: then reading stops after the rows asked for).
 
     A diff of a single file whose header holds only its path gets no header row: the path is
     shown above the diff already.
@@ -293,6 +295,8 @@ def parse_diff(
             removed += 1
         if end is not None and k >= end:
             more = True
+            if not counts:
+                break  # one page of a huge diff: what follows it need not be read
         if k < start or (end is not None and k >= end):
             continue
         if cut_lines and len(row.text) > MAX_LINE_CHARS:

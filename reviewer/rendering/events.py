@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from django.utils import timezone
+
 from reviewer.rendering.failures import MAX_NAMES, failed_from_data
+from reviewer.rendering.pages import FieldPage
 from reviewer.rendering.terminal import output_failures
 from reviewer.rendering.text import with_cut
 
@@ -38,6 +42,22 @@ KIND_TEMPLATES = {
 }
 KIND_TEMPLATES["tool_call"] = KIND_TEMPLATES["tool_result"]  # the documented legacy alias
 UNKNOWN_TEMPLATE = "sessions/events/unknown.html"
+# The canonical kinds of the timeline docs and those ingest accepts (REFERENCE §4.1).
+CANONICAL_KINDS = (
+    "prompt",
+    "ai_response",
+    "file_diff",
+    "file_create",
+    "file_delete",
+    "command",
+    "test_run",
+    "build_run",
+    "git_action",
+    "decision_event",
+    "session_start",
+    "session_end",
+    "checkpoint",
+)
 KIND_LABELS = {
     "prompt": "Prompt",
     "ai_response": "AI response",
@@ -52,7 +72,38 @@ KIND_LABELS = {
     "session_start": "Session start",
     "session_end": "Session end",
     "checkpoint": "Checkpoint",
+    # accepted at ingest, emitted by the CLI, or derived (REFERENCE §4.1)
+    "tool_use": "Tool use",
+    "tool_result": "Tool result",
+    "tool_call": "Tool result",
+    "tool_intent": "Tool intent",
+    "mcp_call": "MCP call",
+    "planning": "Planning",
+    "planning_read": "Plan read",
+    "plan_decision": "Plan decision",
+    "subagent_start": "Subagent start",
+    "subagent_stop": "Subagent stop",
+    "task_dispatch": "Task dispatch",
+    "context_compact": "Context compaction",
+    "file_read": "File read",
+    "file_search": "File search",
+    "dir_list": "Directory listing",
+    "web_lookup": "Web lookup",
+    "thinking_pause": "Thinking pause",
+    "error_cascade_recovery": "Error cascade recovery",
+    "test_failure_pivot": "Test failure pivot",
+    "unknown": "Unknown",
 }
+
+
+def kind_label(kind: str) -> str:
+    """A kind's human label; a kind nobody has named yet is title-cased ("foo_bar": "Foo Bar")."""
+    if kind in KIND_LABELS:
+        return KIND_LABELS[kind]
+    words = re.split(r"[_\-\s.]+", kind.strip())
+    return " ".join(word[:1].upper() + word[1:] for word in words if word) or "Unknown"
+
+
 ATTRIBUTION_LABELS = {
     "likely_ai": "Likely AI",
     "ai_revised_by_human": "AI, revised by human",
@@ -89,6 +140,7 @@ class EventView:
     time_title: str = ""
     time_label: str = ""
     cut: bool = False  # some field is shown only in part (a "show all" link is offered)
+    pages: dict[str, FieldPage] = field(default_factory=dict)  # windows of too-large fields
 
 
 def _display_source(row: Any) -> tuple[str, bool]:
@@ -111,9 +163,17 @@ def _badge(attribution_label: str, confidence: float | None, observability: str)
         label += f" · {confidence_text}"
         title += f", confidence {confidence_text}"
     if observability != "unknown":
-        label += f" · {observability} obs."
+        label += f" · {observability} observability"
     title += f", observability {observability}"
     return label, title
+
+
+def date_label(value: datetime, now: datetime | None = None) -> str:
+    """A date and time for lists: "Nov 5, 14:03", with the year when it is not this year's."""
+    value = timezone.localtime(value) if timezone.is_aware(value) else value
+    now = now or timezone.localtime()
+    year = f" {value.year}" if value.year != now.year else ""
+    return f"{value:%b} {value.day}{year}, {value:%H:%M}"
 
 
 def offset_label(value: timedelta | None) -> str:
@@ -164,7 +224,7 @@ def present(
                 id=row.event_id,
                 seq=row.seq,
                 kind=row.kind,
-                label=KIND_LABELS.get(row.kind, row.kind.replace("_", " ").capitalize()),
+                label=kind_label(row.kind),
                 template=KIND_TEMPLATES.get(row.kind, UNKNOWN_TEMPLATE),
                 ts=row.ts,
                 offset=offset,
@@ -188,8 +248,8 @@ OUTPUT_FIELDS = ("stdout", "stderr", "output", "log")
 def event_failures(event: EventView) -> list[str]:
     """The failing tests an event names: a test run's own list, then its runner's output."""
     names = dict.fromkeys(failed_from_data(event.data) if event.kind == "test_run" else [])
-    for field in OUTPUT_FIELDS:
-        value = event.data.get(field)
+    for name in OUTPUT_FIELDS:
+        value = event.data.get(name)
         if isinstance(value, str) and value:
             names.update(dict.fromkeys(output_failures(value)))
     return list(names)[:MAX_NAMES]
