@@ -44,7 +44,7 @@ _ESCAPE = re.compile(
     r"|\x1b[PX^_][^\x1b\n]*(?:\x1b\\)?"  # DCS, SOS, PM, APC strings
     r"|\x1b[ -/]*[0-~]?"  # other escapes (charsets, keypad modes), or a lone ESC
     r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
-    r"|[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]"
+    r"|[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]"  # other C0 and all C1 controls
 )
 # What needs the screen model: carriage return, backspace, cursor movement, erasing.
 _NEEDS_SCREEN = re.compile(r"[\r\x08]|\x1b\[[0-9;]*[A-GK]")
@@ -347,7 +347,7 @@ def _drop_final_newline(lines: list[list[Run]]) -> list[list[Run]]:
     return lines
 
 
-_ANY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
+_ANY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def terminal_lines(text: str, max_line_chars: int | None = None) -> list[str]:
