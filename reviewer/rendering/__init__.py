@@ -1,9 +1,14 @@
-"""Turning candidate-written content into safe, readable HTML.
+"""Turning candidate-written content into safe, readable HTML: what happened, as it happened.
 
-Markdown (prompts, AI responses) is rendered and then sanitized with nh3, so whatever a
-candidate typed can only ever produce a small allow-list of tags; code blocks are highlighted
-by Pygments with CSS classes. Diffs are split into typed lines for the template, which
-escapes them. Long payloads are cut here, with the full text available on demand.
+One module per kind of content:
+- markdown: AI responses, GitHub-flavoured markdown rendered as GitHub does, then nh3;
+- prompts: what a person typed, line breaks kept, code fenced or pasted shown as code;
+- terminal: command output with ANSI colours as classes and carriage returns applied;
+- diffs: unified diffs parsed by hunk lengths, with git's rename/mode/binary headers;
+- failures: the failing tests a test runner's output names;
+- fields: tool inputs with JSON escapes decoded;
+- text and pages: previews (head and tail) of long fields, and pages of huge ones;
+- events: stored events as the templates see them (labels, badges, times).
 """
 
 from reviewer.rendering.diffs import (
