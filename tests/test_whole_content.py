@@ -211,10 +211,19 @@ def test_unknown_kinds_render_with_a_title_cased_label_and_no_abbreviations(
                 },
             },
             {"kind": "subagent_start", "data": {}},
+            {
+                "kind": "web_lookup",
+                "data": {
+                    "toolName": "WebFetch",
+                    "inputPreview": '{"url":"https://a.test/?x=1\\u0026y=2"}',
+                },
+            },
         ],
     )
     timeline.prefetch(org_a, sid)
     chunk = as_carol.get(f"/sessions/{sid}/timeline/").content.decode()
+    assert "<strong>WebFetch</strong>" in chunk and "url: https://a.test/?x=1&amp;y=2" in chunk
+    assert "<summary>Foo Bar data</summary>" in chunk
     assert '<span class="ev-kind">Foo Bar</span>' in chunk
     assert '<span class="ev-kind">Subagent start</span>' in chunk
     assert "Likely AI · 90% · high observability" in chunk and "obs." not in chunk
