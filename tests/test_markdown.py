@@ -16,7 +16,7 @@ import cmarkgfm
 import pytest
 
 from reviewer.rendering import markdown
-from reviewer.rendering.markdown import render_markdown
+from reviewer.rendering.markdown import markdown_html, render_markdown
 
 CORPUS = sorted((Path(__file__).parent / "markdown_corpus").glob("*.md"))
 _VOID = {"br", "hr", "input"}
@@ -212,7 +212,7 @@ def test_twenty_thousand_brackets_take_linear_time() -> None:
         best = float("inf")
         for _ in range(3):
             started = time.perf_counter()
-            html = render_markdown.__wrapped__("[" * n)
+            html = markdown_html("[" * n)
             best = min(best, time.perf_counter() - started)
         assert html == "<p>" + "[" * n + "</p>\n"
         return best
@@ -228,7 +228,7 @@ def test_markdown_rendering_is_safe_across_threads() -> None:
             text = (
                 f"# thread {n} run {j}\n\n" + "word " * 150 + f"\n\n```python\nx_{n}_{j} = 1\n```"
             )
-            html = render_markdown.__wrapped__(text)
+            html = markdown_html(text)
             if f"thread {n} run {j}" not in html or f"x_{n}_{j}" not in html:
                 wrong.append(html[:80])
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from reviewer.rendering.diffs import parse_diff, rows_html
 from reviewer.rendering.fields import tool_input
-from reviewer.rendering.markdown import render_markdown
-from reviewer.rendering.prompts import render_prompt
+from reviewer.rendering.markdown import markdown_html
+from reviewer.rendering.prompts import prompt_html
 from reviewer.rendering.terminal import terminal_lines, terminal_preview
 from tests.conftest import active_content
 
@@ -82,13 +82,13 @@ def _safe(html: str) -> None:
 @settings(max_examples=300, deadline=None)
 @given(MARKUP)
 def test_any_markdown_renders_safely(text: str) -> None:
-    _safe(render_markdown.__wrapped__(text))
+    _safe(markdown_html(text))
 
 
 @settings(max_examples=300, deadline=None)
 @given(MARKUP)
 def test_any_prompt_renders_safely(text: str) -> None:
-    _safe(render_prompt.__wrapped__(text))
+    _safe(prompt_html(text))
 
 
 @settings(max_examples=300, deadline=None)

@@ -241,13 +241,25 @@ def parser() -> MarkdownIt:
     return md
 
 
-@lru_cache(maxsize=512)
-def render_markdown(text: str, limit: int = MAX_MARKDOWN_CHARS) -> SafeString:
+# Texts up to this size are memoized: the same response is rendered on every view of its
+# chunk. Larger ones ("show all" of a long response) are rendered afresh, so the cache's
+# memory stays bounded.
+CACHED_CHARS = 64 * 1024
+
+
+def markdown_html(text: str, limit: int = MAX_MARKDOWN_CHARS) -> SafeString:
     """Markdown to sanitized HTML; raw HTML in the source comes out as visible text.
 
-    Memoized per process: the same response is rendered on every view of its chunk. The
-    parser is linear in its input, so no input needs a guard beyond the size limit.
+    The parser is linear in its input, so no input needs a guard beyond the size limit.
     """
     if len(text) > limit:
         text = text[:limit] + "\n\n…"
     return clean(parser().render(text))
+
+
+_cached_markdown = lru_cache(maxsize=512)(markdown_html)
+
+
+def render_markdown(text: str, limit: int = MAX_MARKDOWN_CHARS) -> SafeString:
+    """`markdown_html`, memoized per process for texts of ordinary size."""
+    return (_cached_markdown if len(text) <= CACHED_CHARS else markdown_html)(text, limit)

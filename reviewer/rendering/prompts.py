@@ -19,7 +19,7 @@ from functools import lru_cache
 from django.utils.html import escape
 from django.utils.safestring import SafeString
 
-from reviewer.rendering.markdown import MAX_MARKDOWN_CHARS, clean, code_block
+from reviewer.rendering.markdown import CACHED_CHARS, MAX_MARKDOWN_CHARS, clean, code_block
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*([^`\n]*)$")
 _DIFF_START = re.compile(r"^(diff --git |--- \S|@@ -\d)")
@@ -136,8 +136,7 @@ def _inline(line: str) -> str:
     return "".join(out)
 
 
-@lru_cache(maxsize=512)
-def render_prompt(text: str, limit: int = MAX_MARKDOWN_CHARS) -> SafeString:
+def prompt_html(text: str, limit: int = MAX_MARKDOWN_CHARS) -> SafeString:
     """A prompt as a chat shows it: line breaks kept, fenced and pasted code as code blocks."""
     if len(text) > limit:
         text = text[:limit] + "\n…"
@@ -149,3 +148,11 @@ def render_prompt(text: str, limit: int = MAX_MARKDOWN_CHARS) -> SafeString:
             html.append("\n".join(_inline(line) for line in part.split("\n")))
     # No separator: in a pre-wrap container a newline next to a block would show as a blank line.
     return clean("".join(html))
+
+
+_cached_prompt = lru_cache(maxsize=512)(prompt_html)
+
+
+def render_prompt(text: str, limit: int = MAX_MARKDOWN_CHARS) -> SafeString:
+    """`prompt_html`, memoized per process for texts of ordinary size."""
+    return (_cached_prompt if len(text) <= CACHED_CHARS else prompt_html)(text, limit)
