@@ -151,3 +151,35 @@ def test_real_content_reads_as_it_was_written(
     _shoot(page, "light")
     page.emulate_media(color_scheme="dark")
     _shoot(page, "dark")
+    page.emulate_media(color_scheme="light")
+
+
+def test_a_huge_log_opens_page_by_page(page: Page, live_server, alice, org_a, sandbox, login):
+    log = "".join(f"[{i:06d}] \x1b[36mworker\x1b[0m processed batch {i}\n" for i in range(30_000))
+    sid = sandbox.state.add_session(
+        ACME["id"],
+        {"startedAt": "2026-11-06T09:00:00Z", "endedAt": "2026-11-06T10:00:00Z"},
+        [
+            {
+                "id": "evt-log",
+                "kind": "command",
+                "ts": "2026-11-06T09:00:00Z",
+                "data": {"command": "./run-batch", "exitCode": 0, "stdout": log},
+            }
+        ],
+    )
+    timeline.prefetch(org_a, sid)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    login("alice")
+    page.goto(f"{live_server.url}/sessions/{sid}/")
+    event = page.locator('[data-event-id="evt-log"]')
+    event.locator("summary").click()
+    event.get_by_text("Show all 30000 lines").click()  # swapped in place by htmx
+    pager = page.locator('[data-event-id="evt-log"] .field-pager')
+    expect(pager).to_contain_text("lines 1–2,000 of 30,000 (page 1 of 15)")
+    pager.get_by_text("Next →").click()
+    expect(page.locator('[data-event-id="evt-log"] .field-pager')).to_contain_text("page 2 of 15")
+    expect(page.locator('[data-event-id="evt-log"] pre.term')).to_contain_text("[002000]")
+    page.locator('[data-event-id="evt-log"]').screenshot(
+        path=str(ARTIFACTS / "content-paged-light.png")
+    )
