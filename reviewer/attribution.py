@@ -607,7 +607,7 @@ def compute_summary(
     ai_changes, ai_tested = _tested_ai_changes(sync) if tally.classes.get("likely_ai") else (0, 0)
 
     kinds, failed = tally.kinds, tally.failed_by_kind
-    known = set(rendering.KIND_LABELS)
+    known = {*rendering.CANONICAL_KINDS, *upstream.TOOL_KINDS}  # tool calls have a line
     process = Process(
         prompts=kinds.get("prompt", 0),
         ai_responses=kinds.get("ai_response", 0),

@@ -22,9 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import unidiff
-
-from reviewer import text
+from reviewer import diffs, text
 from reviewer.models import StoredEvent, TimelineSync
 
 FILE_KINDS = ("file_create", "file_diff", "file_delete")
@@ -203,26 +201,20 @@ def _apply_edit(lines: list[Line], change: Change) -> tuple[list[Line] | None, s
 
 
 def _apply_diff(lines: list[Line], change: Change) -> tuple[list[Line] | None, str]:
-    try:
-        patch = unidiff.PatchSet(change.data["diff"])
-    except (unidiff.UnidiffParseError, ValueError) as exc:
-        return None, f"its diff cannot be read ({exc})"
-    hunks = [h for f in patch for h in f]
+    headers, hunks = diffs.hunks(change.data["diff"])
     if not hunks:
         return None, "its diff has no hunks"
     texts = [line.text for line in lines]
     shift = 0
     for hunk in hunks:
-        source = [ln.value.rstrip("\n") for ln in hunk if ln.line_type in (" ", "-")]
-        target = [ln.value.rstrip("\n") for ln in hunk if ln.line_type in (" ", "+")]
+        source, target = hunk.source, hunk.target
         # A hunk that removes nothing (`@@ -5,0 +6,2 @@`) inserts after its start line.
-        first = hunk.source_start if hunk.source_length == 0 else hunk.source_start - 1
+        first = hunk.old_start if hunk.old_length == 0 else hunk.old_start - 1
         start = max(0, first + shift)
         if texts[start : start + len(source)] != source:
             return (
                 None,
-                f"the hunk at line {hunk.source_start} does not match the file as "
-                "reconstructed here",
+                f"the hunk at line {hunk.old_start} does not match the file as reconstructed here",
             )
         texts[start : start + len(source)] = target
         shift += len(target) - len(source)
@@ -231,14 +223,10 @@ def _apply_diff(lines: list[Line], change: Change) -> tuple[list[Line] | None, s
 
 def _new_file_diff(change: Change) -> list[str] | None:
     """The content of a diff that creates the file (`--- /dev/null`), else None."""
-    try:
-        patch = unidiff.PatchSet(change.data["diff"])
-    except (unidiff.UnidiffParseError, ValueError):
+    headers, hunks = diffs.hunks(change.data["diff"])
+    if len(headers) != 1 or not headers[0].created:
         return None
-    files = list(patch)
-    if len(files) != 1 or not files[0].is_added_file:
-        return None
-    return [ln.value.rstrip("\n") for h in files[0] for ln in h if ln.line_type == "+"]
+    return [text for hunk in hunks for tag, text in hunk.lines if tag == "+"]
 
 
 def replay(path: str, changes: Sequence[Change]) -> FileStory:

@@ -80,14 +80,15 @@ def _display_copy(event: upstream.Event, raw_json: str) -> str:
     if len(raw_json) <= DISPLAY_COPY_OVER:
         return ""
     small: dict[str, Any] = {}
-    cut: dict[str, list[int]] = {}
+    cut: dict[str, list[int | str]] = {}
     for name, value in event.data.items():
         if isinstance(value, str) and (
             len(value) > DISPLAY_FIELD_CHARS or value.count("\n") > DISPLAY_FIELD_LINES
         ):
-            lines = value.splitlines()
-            small[name] = "\n".join(lines[:DISPLAY_FIELD_LINES])[:DISPLAY_FIELD_CHARS]
-            cut[name] = [len(lines), len(value)]
+            # The head and the tail: a test runner's verdict is at the end.
+            small[name], cut[name] = rendering.cut_field(
+                value, DISPLAY_FIELD_LINES, DISPLAY_FIELD_CHARS
+            )
         else:
             small[name] = value
     if not cut:

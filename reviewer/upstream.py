@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from reviewer import text
+from reviewer import diffs, text
 
 # Ids are UUIDs in the documentation and prefixed slugs (sess_…, evt_…) in its examples; this
 # is the one definition of an id for URLs, cursors and the store alike.
@@ -363,35 +363,6 @@ def is_test_command(command: str) -> bool:
     return _TEST_COMMAND.match(command.strip()) is not None
 
 
-def count_diff_lines(diff: str) -> tuple[int, int]:
-    """(added, removed) lines of a unified diff, counted inside hunks only, so that a removed
-    `-- comment` or an added `++counter` line is content, not a file header."""
-    added = removed = 0
-    old_left = new_left = 0
-    for line in diff.splitlines():
-        if old_left > 0 or new_left > 0:
-            if line.startswith("+"):
-                added += 1
-                new_left -= 1
-            elif line.startswith("-"):
-                removed += 1
-                old_left -= 1
-            elif line.startswith("\\"):
-                continue  # "\ No newline at end of file"
-            else:
-                old_left -= 1
-                new_left -= 1
-            continue
-        hunk = _HUNK.match(line)
-        if hunk:
-            old_left = int(hunk.group(1) or 1)
-            new_left = int(hunk.group(2) or 1)
-    return added, removed
-
-
-_HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
-
-
 def _message_of(data: dict[str, Any]) -> str:
     for name in ("error", "stderr", "message", "result", "output", "reason"):
         value = data.get(name)
@@ -430,7 +401,7 @@ def _line_counts(kind: str, data: dict[str, Any]) -> tuple[int, int]:
         return 0, 0
     diff = data.get("diff")
     if isinstance(diff, str) and diff:
-        return count_diff_lines(diff)
+        return diffs.counts(diff)
     added = as_int(data.get("linesAdded"), -1)
     removed = as_int(data.get("linesRemoved"), -1)
     if added < 0 and isinstance(data.get("content"), str):

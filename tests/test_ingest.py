@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from pytest_django.asserts import assertContains, assertNotContains
 
-from reviewer import prefetch, upstream
+from reviewer import diffs, prefetch, upstream
 from reviewer.models import StoredEvent, TimelineSync
 from tests.conftest import ACME
 from tests.test_attribution import _add, _ev, _p
@@ -314,7 +314,7 @@ def test_an_unreadable_timestamp_shows_what_was_sent(as_carol, org_a, sandbox) -
 
 def test_a_diffs_dash_content_lines_are_counted_as_content() -> None:
     diff = "--- a/q.sql\n+++ b/q.sql\n@@ -1,3 +1,3 @@\n--- old comment\n+++ new comment\n keep\n"
-    assert upstream.count_diff_lines(diff) == (1, 1)
+    assert diffs.counts(diff) == (1, 1)
 
 
 def test_an_ended_session_without_changes_reads_no_file_changes(as_carol, org_a, sandbox) -> None:

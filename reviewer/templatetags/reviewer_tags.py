@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
@@ -37,20 +37,83 @@ def ms(value: Any) -> str:
 
 
 @register.filter
+def tool_input(value: Any) -> str:
+    """A tool's input with JSON escapes decoded, as `key: value` lines for JSON objects."""
+    return rendering.tool_input(value)
+
+
+@register.filter
+def number(value: Any) -> str:
+    """An integer with thousands separators: 45,210."""
+    return f"{value:,}" if is_number(value) and value == int(value) else str(value)
+
+
+@register.filter
+def when(value: Any) -> str:
+    """A date and time, with the year when it is not this year's: "Nov 5, 14:03"."""
+    return rendering.date_label(value) if isinstance(value, datetime) else ""
+
+
+@register.filter
 def markdown(value: Any) -> SafeString:
+    """An AI response (GitHub-flavoured markdown) as sanitized HTML."""
     return rendering.render_markdown(value if isinstance(value, str) else "")
 
 
 @register.filter
-def diff_preview(value: Any) -> tuple[list[rendering.DiffLine], int]:
-    return rendering.diff_lines(value if isinstance(value, str) else "")
+def markdown_full(value: Any) -> SafeString:
+    """A whole AI response ("show all"): fields too large for that are paged as text."""
+    return rendering.render_markdown(
+        value if isinstance(value, str) else "", rendering.RICH_OVER_CHARS
+    )
 
 
 @register.filter
-def diff_full(value: Any) -> tuple[list[rendering.DiffLine], int]:
-    return rendering.diff_lines(
-        value if isinstance(value, str) else "", limit=None, cut_lines=False
+def prompt(value: Any) -> SafeString:
+    """A prompt as typed: line breaks kept, fenced and pasted code as code blocks."""
+    return rendering.render_prompt(value if isinstance(value, str) else "")
+
+
+@register.filter
+def prompt_full(value: Any) -> SafeString:
+    """A whole prompt, or one page of a too-large field shown as typed text."""
+    text = value if isinstance(value, str) else ""
+    return rendering.render_prompt(text, len(text))
+
+
+@register.filter
+def pager(event: rendering.EventView, names: str) -> rendering.FieldPage | None:
+    """The page shown of the first of `names` (comma-separated) that is too large for one."""
+    for name in names.split(","):
+        if name in event.pages:
+            return event.pages[name]
+    return None
+
+
+@register.filter
+def diff_page(value: Any, page: rendering.FieldPage) -> rendering.ParsedDiff:
+    """One page of a too-large diff, numbered from the whole diff."""
+    return rendering.parse_diff(
+        value if isinstance(value, str) else "",
+        rendering.PAGE_LINES,
+        start=page.start_row,
+        counts=False,
     )
+
+
+@register.filter
+def diff_preview(value: Any) -> rendering.ParsedDiff:
+    return rendering.parse_diff(value if isinstance(value, str) else "")
+
+
+@register.filter
+def diff_full(value: Any) -> rendering.ParsedDiff:
+    return rendering.parse_diff(value if isinstance(value, str) else "", None, cut_lines=False)
+
+
+@register.filter
+def diff_rows(parsed: rendering.ParsedDiff) -> SafeString:
+    return rendering.rows_html(parsed.lines)
 
 
 @register.filter
@@ -125,21 +188,33 @@ def lines_of(value: rendering.Preview) -> list[str]:
 
 
 @register.filter
-def has_cut(lines: list[rendering.DiffLine]) -> bool:
-    return any(line.cut for line in lines)
-
-
-@register.filter
 def is_list(value: Any) -> bool:
     return isinstance(value, list)
 
 
 @register.filter
+def terminal_preview(value: Any) -> rendering.TerminalPreview:
+    """A command output's head and tail, coloured and with carriage returns applied."""
+    return rendering.terminal_preview(value if isinstance(value, str) else "")
+
+
+@register.filter
+def terminal_full(value: Any) -> SafeString:
+    return rendering.terminal_html(value if isinstance(value, str) else "")
+
+
+@register.filter
+def failed_tests(event: rendering.EventView) -> list[str]:
+    """The failing tests an event names: a test run's own list, or its runner's output."""
+    return rendering.event_failures(event)
+
+
+@register.filter
 def streams(event: rendering.EventView) -> list[tuple[str, str]]:
-    """A command's non-empty stdout and stderr, as (text, label) pairs."""
+    """An event's non-empty outputs (stdout, stderr, a test run's output), as (text, label)."""
     return [
         (event.data[name], name)
-        for name in ("stdout", "stderr")
+        for name in rendering.OUTPUT_FIELDS
         if isinstance(event.data.get(name), str) and event.data[name]
     ]
 

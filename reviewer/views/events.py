@@ -194,7 +194,7 @@ def timeline_context(place: Place, session: Session, params: TimelineParams) -> 
         "chunk_first_id": chunk["first_id"],
         "store_version": version,
         "kind_counts": counts,
-        "kind_labels": rendering.KIND_LABELS,
+        "kind_labels": {kind: rendering.kind_label(kind) for kind in counts},
         "attribution_labels": rendering.ATTRIBUTION_LABELS,
         "match_count": _match_count(place, params) if params.filter.active else None,
         "failure_count": failures,
@@ -219,8 +219,31 @@ def render_event(request: HtmxHttpRequest, place: Place, event_key: str) -> Http
         raise Http404("No such event in this session.")
     start = _first_ts(place)
     event = rendering.present([row], start, full=True, base=place.base)[0]
+    if "download" in request.GET:
+        return _download_field(event, request.GET["download"])
+    # A field too large for one page is shown a window at a time (?field=…&page=…).
+    event.pages = rendering.page_fields(
+        event.data,
+        event.url,
+        request.GET.get("field", ""),
+        request.GET.get("page", ""),
+        kind=event.kind,
+    )
     template = "sessions/event.html#full" if request.htmx else "sessions/event.html"
     return render(request, template, {"event": event, "place": place, "full": True})
+
+
+def _download_field(event: rendering.EventView, name: str) -> StreamingHttpResponse:
+    """One text field of an event, whole, as a plain-text download streamed in chunks."""
+    value = event.data.get(name)
+    if not isinstance(value, str):
+        raise Http404("No such text field in this event.")
+    response = StreamingHttpResponse(
+        rendering.stream_text(value), content_type="text/plain; charset=utf-8"
+    )
+    filename = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{event.key}-{name}")[:150] + ".txt"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def render_followups(request: HtmxHttpRequest, place: Place, event_key: str) -> HttpResponse:

@@ -22,7 +22,7 @@ from django_htmx.http import HttpResponseStopPolling
 from reviewer import access, attribution, cache, promptster, tasks, timeline, upstream
 from reviewer.forms import PAGE_SIZES, parse_list_params, parse_timeline_params
 from reviewer.models import Organization, ShareLink
-from reviewer.rendering import visible_controls
+from reviewer.rendering import date_label, visible_controls
 from reviewer.templatetags.reviewer_tags import duration
 from reviewer.views.common import HtmxHttpRequest, member_view
 from reviewer.views.events import Place, timeline_context
@@ -174,7 +174,7 @@ def _row(
         tool=visible_controls(session.source_label),
         started_iso=started.isoformat() if started else "",
         started_title=f"{started:%Y-%m-%d %H:%M:%S} UTC" if started else "",
-        started_label=f"{started:%b} {started.day}, {started:%H:%M}" if started else "",
+        started_label=date_label(started) if started else "",
         running=session.is_running,
         duration=duration(session.duration) or "—",
         events=session.event_count,
