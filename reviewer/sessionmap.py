@@ -136,11 +136,11 @@ def compute(sync: TimelineSync) -> SessionMap:
         )
         .order_by("bucket")
     )
-    rows = list(rows)
+    found = list(rows)
     keys = {
         seq: event_key(event_id, variant)
         for seq, event_id, variant in StoredEvent.objects.for_sync(sync)
-        .filter(seq__in=[r["first_seq"] for r in rows])
+        .filter(seq__in=[r["first_seq"] for r in found])
         .values_list("seq", "event_id", "variant")
     }
     marks = [
@@ -157,7 +157,7 @@ def compute(sync: TimelineSync) -> SessionMap:
             decisions=r["decisions"],
             commits=r["commits"],
         )
-        for r in rows
+        for r in found
     ]
     return SessionMap(first, last, marks, idle_gaps(sync))
 
@@ -173,6 +173,8 @@ def idle_gaps(sync: TimelineSync, *, longer_than: timedelta = IDLE_GAP) -> list[
         .values_list("ts", "event_id", "variant")
     )
     for ts, event_id, variant in stamps.iterator(chunk_size=5000):
+        if ts is None:
+            continue
         if previous is not None and ts - previous > longer_than:
             gaps.append(Gap(previous, ts, event_key(event_id, variant)))
             if len(gaps) >= MAX_GAPS:

@@ -169,7 +169,7 @@ def with_prompts(sync: TimelineSync, turns: list[Turn]) -> list[Turn]:
     """Fill in the first lines of each turn's prompt (for the turns about to be shown)."""
     seqs = [t.seq for t in turns if t.seq >= 0]
     rows = StoredEvent.objects.for_sync(sync).filter(seq__in=seqs).for_display()
-    previews = {row.seq: _preview(row.display) for row in rows}
+    previews = {row.seq: _preview(row.display) for row in rows}  # type: ignore[attr-defined]
     for turn in turns:
         turn.prompt, turn.prompt_cut = previews.get(turn.seq, ("", False))
     return turns
@@ -217,9 +217,11 @@ def _todos(raw_json: str) -> list[tuple[str, str]]:
             content = next(
                 (item[k] for k in ("content", "text", "title") if isinstance(item.get(k), str)), ""
             )
-            status = item.get("status") if isinstance(item.get("status"), str) else ""
+            status = item.get("status")
             if content:
-                out.append((text.clean(content), text.clean(status)))
+                out.append(
+                    (text.clean(content), text.clean(status if isinstance(status, str) else ""))
+                )
         elif isinstance(item, str):
             out.append((text.clean(item), ""))
     return out

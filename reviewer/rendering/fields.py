@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
 _ESCAPE = re.compile(r'\\(u[0-9a-fA-F]{4}(?:\\u[0-9a-fA-F]{4})?|["\\/bfnrt])')
 _SIMPLE = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
-_SPACE = re.compile(r"\s*")
 
 
 def unescape_json(text: str) -> str:
@@ -51,9 +50,16 @@ def _lines(pairs: list[tuple[str, str]]) -> str:
     return "\n".join(out)
 
 
+def _skip_space(text: str, pos: int) -> int:
+    """The first position at or after `pos` that is not white space."""
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    return pos
+
+
 def _partial_object(text: str) -> list[tuple[str, str]] | None:
     """The key/value pairs of a JSON object cut short ("{"a": "x", "b": "long te…")."""
-    pos = _SPACE.match(text, 1).end()
+    pos = _skip_space(text, 1)
     pairs: list[tuple[str, str]] = []
     decoder = json.JSONDecoder()
     while pos < len(text) and text[pos] == '"':
@@ -61,10 +67,10 @@ def _partial_object(text: str) -> list[tuple[str, str]] | None:
             key, pos = scanstring(text, pos + 1)
         except ValueError:
             break
-        pos = _SPACE.match(text, pos).end()
+        pos = _skip_space(text, pos)
         if pos >= len(text) or text[pos] != ":":
             break
-        pos = _SPACE.match(text, pos + 1).end()
+        pos = _skip_space(text, pos + 1)
         if pos >= len(text):
             pairs.append((key, "…"))
             break
@@ -75,9 +81,9 @@ def _partial_object(text: str) -> list[tuple[str, str]] | None:
             pairs.append((key, unescape_json(rest) + "…"))
             break
         pairs.append((key, _as_text(value)))
-        pos = _SPACE.match(text, pos).end()
+        pos = _skip_space(text, pos)
         if pos < len(text) and text[pos] == ",":
-            pos = _SPACE.match(text, pos + 1).end()
+            pos = _skip_space(text, pos + 1)
     return pairs or None
 
 

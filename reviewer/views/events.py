@@ -124,7 +124,7 @@ def cached_chunk(place: Place, params: TimelineParams, start: Any) -> dict[str, 
 
     def compute() -> dict[str, Any]:
         context = chunk_context(generic, params, start)
-        html = render_to_string("sessions/timeline.html#chunk", context)
+        html: str = render_to_string("sessions/timeline.html#chunk", context)
         if params.filter.q:
             html = highlight.mark_events(html, params.filter.q)
         return {"html": html, "first_id": context["chunk"].first_id}
@@ -207,7 +207,9 @@ def render_chunk(request: HtmxHttpRequest, place: Place, session: Session | None
     return HttpResponse(chunk["html"])
 
 
-def render_event(request: HtmxHttpRequest, place: Place, event_key: str) -> HttpResponse:
+def render_event(
+    request: HtmxHttpRequest, place: Place, event_key: str
+) -> HttpResponse | StreamingHttpResponse:
     """One event in full, with no truncation (the 'show all' of a long payload)."""
     seq = timeline.seq_of(place.sync, event_key)
     row = (
@@ -271,7 +273,9 @@ def session_timeline(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
 
 @require_GET
 @member_view
-def event_detail(request: HtmxHttpRequest, session_id: str, event_key: str) -> HttpResponse:
+def event_detail(
+    request: HtmxHttpRequest, session_id: str, event_key: str
+) -> HttpResponse | StreamingHttpResponse:
     _, place = _member_place(request, session_id)
     return render_event(request, place, event_key)
 

@@ -7,7 +7,8 @@ from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from reviewer import access, attribution, cache, promptster, timeline, upstream
 from reviewer.forms import ShareForm, parse_timeline_params
 from reviewer.models import AuditEntry, Role, ShareLink, hash_share_token, session_is_deleted
-from reviewer.views.common import HtmxHttpRequest, member_view
+from reviewer.views.common import HtmxHttpRequest, MemberRequest, member_view
 from reviewer.views.events import (
     Place,
     cacheable,
@@ -42,7 +43,7 @@ def _links_context(membership: Any, session_id: str) -> dict[str, Any]:
 
 @require_http_methods(["GET", "POST"])
 @member_view
-def session_share(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
+def session_share(request: MemberRequest, session_id: str) -> HttpResponse:
     """GET: the session's share links. POST: create one (reviewers and admins)."""
     membership = access.get_membership(request)
     session = access.get_session_for_member(membership, session_id).value
@@ -84,7 +85,7 @@ def session_share(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
 
 @require_POST
 @member_view
-def share_revoke(request: HtmxHttpRequest, session_id: str, link_id: int) -> HttpResponse:
+def share_revoke(request: MemberRequest, session_id: str, link_id: int) -> HttpResponse:
     membership = access.get_membership(request)
     access.require_role(membership, Role.REVIEWER)
     link = get_object_or_404(
@@ -149,18 +150,18 @@ def _gone(request: HtmxHttpRequest) -> HttpResponse:
     return response
 
 
-def _shared_response(response: HttpResponse) -> HttpResponse:
+def _shared_response(response: HttpResponseBase) -> HttpResponseBase:
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex, nofollow"
     response["Cache-Control"] = "no-store"
     return response
 
 
-def _shared(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def _shared(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Resolve the share token first; a view then only ever sees its link's session."""
 
     @wraps(view)
-    def wrapper(request: HtmxHttpRequest, token: str, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HtmxHttpRequest, token: str, **kwargs: Any) -> HttpResponseBase:
         try:
             link, session, place = _resolve_share(token)
         except ShareUnavailable:
@@ -216,7 +217,7 @@ def shared_event(
     session: upstream.Session,
     place: Place,
     event_key: str,
-) -> HttpResponse:
+) -> HttpResponse | StreamingHttpResponse:
     return render_event(request, place, event_key)
 
 
