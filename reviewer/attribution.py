@@ -22,11 +22,9 @@ upstream later shows at once without recomputing anything.
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
-from functools import cached_property
 from typing import Any
 
 from django.db.models import (
@@ -48,12 +46,10 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.safestring import SafeString, mark_safe
 
-from reviewer import cache, charts, rendering, timeline, upstream
-from reviewer.models import Organization, StoredEvent, TimelineSync
+from reviewer import rendering, timeline, upstream
+from reviewer.models import StoredEvent, TimelineSync
 
 CHANGE_KINDS = ("file_diff", "file_create")
 HAND_ATTRIBUTIONS = ("likely_human", "ai_revised_by_human")
@@ -62,8 +58,17 @@ BUCKET_COUNT = 24
 MAX_FILES = 200
 _NO_PROMPT_AFTER = 2**31 - 1
 
-# Activity groups for the "what kind of activity" stack (labels in charts.ACTIVITY_LABELS);
-# any other kind is "other".
+# Activity groups for the "what kind of activity" stack; any other kind is "other".
+ACTIVITY_LABELS = {
+    "prompt": "Prompts",
+    "ai_response": "AI responses",
+    "change": "File changes",
+    "command": "Commands",
+    "test": "Test runs",
+    "decision": "Decisions",
+    "other": "Other",
+}
+ACTIVITY_ORDER = tuple(ACTIVITY_LABELS)
 ACTIVITIES: dict[str, tuple[str, ...]] = {
     "prompt": ("prompt",),
     "ai_response": ("ai_response",),
@@ -190,10 +195,6 @@ class FileRow:
             for attr in upstream.ATTRIBUTIONS
             if attr in self.by_attribution
         ]
-
-    @property
-    def chart(self) -> charts.Chart:
-        return charts.file_bar(self)
 
 
 @dataclass(frozen=True)
@@ -335,30 +336,6 @@ class SessionSummary:
             "first_change_s": first.total_seconds() if first is not None else None,
             "decisions": float(self.process.decisions) if self.total_events else None,
         }
-
-    # Charts are derived at render time (cheap) and never cached with the summary.
-
-    @property
-    def _chart_prefix(self) -> str:
-        return "ch-" + self.session_id
-
-    @cached_property
-    def shares_chart(self) -> charts.Chart:
-        return charts.share_bars(self.shares, chart_id=self._chart_prefix + "-shares")
-
-    @cached_property
-    def time_chart(self) -> charts.Chart:
-        return charts.time_bars(self.buckets, "attribution", chart_id=self._chart_prefix + "-t")
-
-    @cached_property
-    def time_chart_compact(self) -> charts.Chart:
-        return charts.time_bars(
-            self.buckets, "attribution", chart_id=self._chart_prefix + "-tc", compact=True
-        )
-
-    @cached_property
-    def activity_chart(self) -> charts.Chart:
-        return charts.time_bars(self.buckets, "activity", chart_id=self._chart_prefix + "-a")
 
     @property
     def attribution_labels(self) -> dict[str, str]:
@@ -685,29 +662,23 @@ def _files(sync: TimelineSync) -> tuple[list[FileRow], int, int]:
     return files[:MAX_FILES], len(files), hand_files
 
 
-def _version(sync: TimelineSync, session: upstream.Session) -> str:
-    # The span (and so the buckets) depends on the session's own start and end as well.
+def summary_version(sync: TimelineSync, session: upstream.Session) -> str:
+    """Changes whenever the summary would: the store's version, and the session's own start
+    and end (the span, so the buckets, depends on them)."""
     started = session.started_at.isoformat() if session.started_at else ""
     ended = session.ended_at.isoformat() if session.ended_at else ""
     return f"{timeline.store_version(sync)}:{started}:{ended}"
 
 
-def summary_for(
-    org: Organization, session: upstream.Session, sync: TimelineSync | None
-) -> SessionSummary | None:
-    """The session's summary from its local store; None while nothing is stored.
+def has_summary(sync: TimelineSync | None) -> bool:
+    """Whether anything is stored to summarise (a complete but empty timeline counts)."""
+    return sync is not None and (sync.events_stored > 0 or sync.complete)
 
-    A session whose (complete) timeline has no events gets an empty summary, not None.
-    """
-    if sync is None or (sync.events_stored == 0 and not sync.complete):
-        return None
 
-    def compute() -> SessionSummary:
-        return compute_summary(sync, session.started_at, session.ended_at)
-
-    summary = cache.get_summary(org, session.id, _version(sync, session), compute)
-    if not isinstance(summary, SessionSummary):  # an entry from an older code version
-        summary = compute()
+def with_upstream(
+    summary: SessionSummary, session: upstream.Session, sync: TimelineSync
+) -> SessionSummary:
+    """The summary with the upstream fields attached (they change without the store)."""
     expected = sync.expected_events if sync.expected_events is not None else session.event_count
     return replace(
         summary,
@@ -718,43 +689,28 @@ def summary_for(
     )
 
 
-def summary_html(
-    org: Organization,
-    session: upstream.Session,
-    sync: TimelineSync | None,
-    place: Any,
-    *,
-    full: bool = False,
-) -> SafeString:
-    """The sidebar panel (or, `full`, the attribution page's body), rendered once per summary
-    and place: its charts are the costly part of a session page."""
-    summary = summary_for(org, session, sync)
-    template = "attribution/_summary.html" if full else "attribution/panel.html"
-    pct_state = promptster_pct_state(session, sync)
-    context = {
-        "summary": summary,
-        "session": session,
-        "place": place,
-        "compact": not full,
-        "pct_state": pct_state,
-    }
-    if summary is None or sync is None:
-        return mark_safe(render_to_string(template, context))  # noqa: S308
-    name = hashlib.sha256(repr((template, place.base, place.shared)).encode()).hexdigest()[:20]
-    version = repr(
-        (
-            _version(sync, session),
-            session.ai_pct,
-            pct_state,
-            summary.expected_events,
-            session.is_running,
-        )
+def summary_to_data(summary: SessionSummary) -> dict[str, Any]:
+    """The summary as plain data (for caches); `summary_from_data` reads it back."""
+    return asdict(summary)
+
+
+def _file_row(data: dict[str, Any]) -> FileRow:
+    parts = {k: (v[0], v[1]) for k, v in data["by_attribution"].items()}
+    return FileRow(**{**data, "by_attribution": parts})
+
+
+def summary_from_data(data: dict[str, Any]) -> SessionSummary:
+    return SessionSummary(
+        **{
+            **data,
+            "shares": [ClassShare(**s) for s in data["shares"]],
+            "buckets": [Bucket(**b) for b in data["buckets"]],
+            "files": [
+                FileRow(
+                    **{**f, "by_attribution": {k: tuple(v) for k, v in f["by_attribution"].items()}}
+                )
+                for f in data["files"]
+            ],
+            "process": Process(**data["process"]),
+        }
     )
-    html = cache.get_derived(
-        org,
-        session.id,
-        f"summary-html-{name}",
-        version,
-        lambda: render_to_string(template, context),
-    )
-    return mark_safe(html)  # noqa: S308 - rendered by our own templates, escaped there

@@ -315,14 +315,9 @@ def put_session(org: Organization, session: upstream.Session) -> None:
 
 
 def invalidate_session(org: Organization, session_id: str) -> None:
-    """Forget everything cached about a session: its fields and all that was derived from it."""
-    index_key = _key(org, "derived", session_id)
-    derived = _safe_get(index_key)
-    _safe_delete(
-        _key(org, "session", session_id),
-        index_key,
-        *(derived if isinstance(derived, list) else []),
-    )
+    """Forget the session's upstream fields and the lists that show it (what was derived from
+    its store is `reviewer.fragments`' to forget)."""
+    _safe_delete(_key(org, "session", session_id))
     invalidate_session_lists(org)
 
 
@@ -347,41 +342,6 @@ def get_assessments(org: Organization) -> Fetched[list[upstream.Assessment]]:
     return replace(result, value=upstream.parse_assessments(result.value))
 
 
-# --- derived data (summaries computed from the local store) -----------------------------------
-
-
-def get_derived(
-    org: Organization, session_id: str, name: str, version: str, compute: Callable[[], T]
-) -> T:
-    """A value computed from the local store, cached under a stable `name` until `version`
-    changes (a new version overwrites the old entry rather than adding one)."""
-    key = _key(org, name, session_id)
-    entry = _safe_get(key)
-    if isinstance(entry, dict) and entry.get("version") == version:
-        return entry["value"]
-    value = compute()
-    _safe_set(key, {"version": version, "value": value}, KEEP_STALE_FOR)
-    _remember(org, session_id, key)
-    return value
-
-
-_INDEX_LIMIT = 2000
-
-
-def _remember(org: Organization, session_id: str, key: str) -> None:
-    """Keep an index of a session's derived entries, so a delete can purge every one."""
-    index_key = _key(org, "derived", session_id)
-    keys = _safe_get(index_key)
-    keys = keys if isinstance(keys, list) else []
-    if key not in keys:
-        _safe_set(index_key, [*keys, key][-_INDEX_LIMIT:], KEEP_STALE_FOR)
-
-
-def get_summary(org: Organization, session_id: str, version: str, compute: Callable[[], T]) -> T:
-    """The attribution summary of a session (see `reviewer.attribution`)."""
-    return get_derived(org, session_id, "summary", version, compute)
-
-
 # --- quotas ---------------------------------------------------------------------------------
 
 
@@ -399,20 +359,3 @@ def take_quota(org: Organization, name: str, wanted: int, *, limit: int, window:
         return wanted
     granted = wanted - max(0, used - limit)
     return max(0, min(wanted, granted))
-
-
-# --- claims ---------------------------------------------------------------------------------
-
-
-def claim(org: Organization, name: str, ttl: int) -> str | None:
-    """Take a short exclusive claim (one delete of a session at a time); None if it is held.
-
-    With the cache unusable the claim is granted: the caller's own database check (the delete
-    tombstone) is what finally prevents doing a thing twice.
-    """
-    owner = secrets.token_hex(8)
-    return None if _try_lock(_key(org, "claim", name), owner, ttl) is False else owner
-
-
-def release(org: Organization, name: str, owner: str) -> None:
-    _release_lock(_key(org, "claim", name), owner)

@@ -11,28 +11,47 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import TYPE_CHECKING
 
-from reviewer import rendering
-from reviewer.templatetags.reviewer_tags import duration as _duration
-from reviewer.templatetags.reviewer_tags import offset as _offset
-from reviewer.timeline import ATTRIBUTIONS
 
-if TYPE_CHECKING:
-    from reviewer.attribution import Bucket, ClassShare, FileRow
+@dataclass(frozen=True)
+class Series:
+    """The series of a chart: their keys in drawing order and their labels. `css` is the
+    class prefix of their fills ("fill-" + key for attribution classes)."""
 
-ATTRIBUTION_ORDER = ATTRIBUTIONS
-ACTIVITY_ORDER = ("prompt", "ai_response", "change", "command", "test", "decision", "other")
-ACTIVITY_LABELS = {
-    "prompt": "Prompts",
-    "ai_response": "AI responses",
-    "change": "File changes",
-    "command": "Commands",
-    "test": "Test runs",
-    "decision": "Decisions",
-    "other": "Other",
-}
+    order: tuple[str, ...]
+    labels: dict[str, str]
+    css: str
+
+    def label(self, key: str) -> str:
+        return self.labels.get(key, key)
+
+
+@dataclass(frozen=True)
+class Part:
+    key: str
+    value: float
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One 100% bar of a share chart: its label, what it counts, its parts (percentages)."""
+
+    label: str
+    unit: str
+    parts: tuple[Part, ...]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One time bucket of a stacked bar chart, its labels preformatted by the caller."""
+
+    start: str
+    end: str
+    total: int
+    parts: dict[str, int]
+    tests: int = 0
+    tests_failed: int = 0
+
 
 # Hatch pattern per series, so that segments differ by more than colour.
 # (kind, rotation in degrees); "" means solid.
@@ -113,34 +132,23 @@ class Chart:
         return [Pattern(n, *PATTERNS[n]) for n in sorted(names)]
 
 
-def _series_css(by: str, key: str) -> str:
-    return f"fill-{key}" if by == "attribution" else f"fill-act-{key}"
-
-
-def _series_label(by: str, key: str) -> str:
-    if by == "attribution":
-        return rendering.ATTRIBUTION_LABELS.get(key, key)
-    return ACTIVITY_LABELS.get(key, key)
-
-
-def legend_for(by: str, keys: Iterable[str]) -> tuple[LegendItem, ...]:
+def legend_for(series: Series, keys: Iterable[str]) -> tuple[LegendItem, ...]:
     present = set(keys)
-    order = ATTRIBUTION_ORDER if by == "attribution" else ACTIVITY_ORDER
     return tuple(
-        LegendItem(k, _series_label(by, k), _series_css(by, k), SERIES_PATTERN.get(k, ""))
-        for k in order
+        LegendItem(k, series.label(k), series.css + k, SERIES_PATTERN.get(k, ""))
+        for k in series.order
         if k in present
     )
 
 
-def _segment(by: str, key: str, x: float, y: float, w: float, h: float, title: str) -> Shape:
+def _segment(series: Series, key: str, x: float, y: float, w: float, h: float, title: str) -> Shape:
     return Shape(
         "rect",
         _f(x),
         _f(y),
         _f(w),
         _f(h),
-        css=_series_css(by, key),
+        css=series.css + key,
         text=title,
         pattern=SERIES_PATTERN.get(key, ""),
     )
@@ -153,38 +161,23 @@ def _pct_text(value: float | None) -> str:
 # --- shares ------------------------------------------------------------------------------------
 
 
-def share_bars(shares: Sequence[ClassShare], *, chart_id: str) -> Chart:
-    """Four 100% bars: events and changed lines, each raw and confidence-weighted."""
+def share_bars(bars: Sequence[Bar], series: Series, *, chart_id: str, desc: str) -> Chart:
+    """100% bars, one per `Bar` (events and changed lines, raw and weighted), each cut into
+    its parts' percentages, with a label on the parts wide enough to hold one."""
     width, label_w, bar_h, gap = 600, 150, 22, 10
     bar_w = width - label_w - 10
-    rows: list[tuple[str, str, str]] = [
-        ("Events", "events_pct", "events"),
-        ("Events, weighted", "events_weighted_pct", "events"),
-        ("Changed lines", "lines_pct", "lines"),
-        ("Lines, weighted", "lines_weighted_pct", "lines"),
-    ]
     shapes: list[Shape] = []
-    for i, (label, field_name, unit) in enumerate(rows):
+    for i, bar in enumerate(bars):
         y = i * (bar_h + gap) + 4
-        shapes.append(Shape("text", "0", _f(y + bar_h * 0.7), text=label))
+        shapes.append(Shape("text", "0", _f(y + bar_h * 0.7), text=bar.label))
         x = float(label_w)
         drawn = False
-        for share in shares:
-            value = getattr(share, field_name)
-            if not value:
+        for part in bar.parts:
+            if not part.value:
                 continue
-            w = bar_w * value / 100
-            shapes.append(
-                _segment(
-                    "attribution",
-                    share.attribution,
-                    x,
-                    y,
-                    w,
-                    bar_h,
-                    f"{share.label}: {value:.1f}% of {label.lower()}",
-                )
-            )
+            w = bar_w * part.value / 100
+            title = f"{series.label(part.key)}: {part.value:.1f}% of {bar.label.lower()}"
+            shapes.append(_segment(series, part.key, x, y, w, bar_h, title))
             if w >= 34:
                 shapes.append(
                     Shape(
@@ -192,7 +185,7 @@ def share_bars(shares: Sequence[ClassShare], *, chart_id: str) -> Chart:
                         _f(x + w / 2),
                         _f(y + bar_h * 0.7),
                         css="on-bar",
-                        text=_pct_text(value),
+                        text=_pct_text(part.value),
                         anchor="middle",
                     )
                 )
@@ -205,50 +198,46 @@ def share_bars(shares: Sequence[ClassShare], *, chart_id: str) -> Chart:
                     _f(label_w),
                     _f(y + bar_h * 0.7),
                     css="muted-text",
-                    text=f"no {unit} to count",
+                    text=f"no {bar.unit} to count",
                 )
             )
-    ai = next((s for s in shares if s.attribution == "likely_ai"), None)
-    desc = (
-        f"Likely AI: {_pct_text(ai.events_pct)} of events ({_pct_text(ai.events_weighted_pct)} "
-        f"weighted), {_pct_text(ai.lines_pct)} of changed lines "
-        f"({_pct_text(ai.lines_weighted_pct)} weighted)."
-        if ai
-        else "No event is labelled likely AI."
-    )
     return Chart(
         id=chart_id,
         width=width,
-        height=len(rows) * (bar_h + gap) + 4,
+        height=len(bars) * (bar_h + gap) + 4,
         title="Share of events and changed lines by attribution, raw and confidence-weighted",
         desc=desc,
         shapes=tuple(shapes),
-        legend=legend_for("attribution", [s.attribution for s in shares]),
+        legend=legend_for(series, [p.key for bar in bars for p in bar.parts]),
     )
 
 
 # --- over time ---------------------------------------------------------------------------------
 
 
-def time_bars(buckets: Sequence[Bucket], by: str, *, chart_id: str, compact: bool = False) -> Chart:
-    """Stacked bars per time bucket, by attribution ("whose") or by activity ("what").
-
-    The full-size attribution chart also marks each bucket's tests under its bar: a circle
-    when every test passed, a cross when one failed.
-    """
+def time_bars(
+    slots: Sequence[Slot],
+    series: Series,
+    *,
+    chart_id: str,
+    what: str,
+    desc: str,
+    compact: bool = False,
+    show_tests: bool = False,
+) -> Chart:
+    """Stacked bars per time slot. With `show_tests` (full size only), each slot's tests are
+    marked under its bar: a circle when every test passed, a cross when one failed."""
     width = 280 if compact else 720
     plot_h = 70 if compact else 150
     left = 4 if compact else 40
     top = 6 if compact else 16
-    show_tests = by == "attribution" and not compact
+    show_tests = show_tests and not compact
     bottom = 18 if compact else (44 if show_tests else 26)
     height = top + plot_h + bottom
-    n = max(1, len(buckets))
-    slot = (width - left - 4) / n
-    bar_w = max(1.0, slot * 0.8)
-    peak = max((b.events for b in buckets), default=0) or 1
-    order = ATTRIBUTION_ORDER if by == "attribution" else ACTIVITY_ORDER
-    series = "attribution" if by == "attribution" else "activity"
+    n = max(1, len(slots))
+    slot_w = (width - left - 4) / n
+    bar_w = max(1.0, slot_w * 0.8)
+    peak = max((s.total for s in slots), default=0) or 1
     shapes: list[Shape] = [
         Shape("line", _f(left), _f(top + plot_h), _f(width - 4), _f(top + plot_h), css="axis")
     ]
@@ -260,72 +249,58 @@ def time_bars(buckets: Sequence[Bucket], by: str, *, chart_id: str, compact: boo
             Shape("text", _f(left - 4), _f(top + plot_h), text="0", anchor="end", css="tick")
         )
     seen: set[str] = set()
-    for i, bucket in enumerate(buckets):
-        x = left + i * slot + (slot - bar_w) / 2
+    for i, slot in enumerate(slots):
+        x = left + i * slot_w + (slot_w - bar_w) / 2
         y = float(top + plot_h)
-        parts: dict[str, int] = bucket.by_attribution if by == "attribution" else bucket.by_activity
-        span = f"{_offset(bucket.offset_start)}–{_offset(bucket.offset_end)}"
-        for key in order:
-            count = parts.get(key, 0)
+        span = f"{slot.start}–{slot.end}"
+        for key in series.order:
+            count = slot.parts.get(key, 0)
             if not count:
                 continue
             seen.add(key)
             h = plot_h * count / peak
             y -= h
-            if by == "attribution":
-                what = f"{_series_label(by, key).lower()} event{'s' if count != 1 else ''}"
-            else:
-                what = f"× {_series_label(by, key).lower()}"
-            shapes.append(_segment(by, key, x, y, bar_w, h, f"{span}: {count} {what}"))
-        if bucket.events and not compact and slot >= 18:
+            label = f"{count} {series.label(key).lower()}"
+            shapes.append(_segment(series, key, x, y, bar_w, h, f"{span}: {label}"))
+        if slot.total and not compact and slot_w >= 18:
             shapes.append(
                 Shape(
                     "text",
                     _f(x + bar_w / 2),
                     _f(y - 3),
-                    text=str(bucket.events),
+                    text=str(slot.total),
                     anchor="middle",
                     css="tick",
                 )
             )
-        if show_tests and bucket.tests:
+        if show_tests and slot.tests:
             cy = top + plot_h + 12
             cx = x + bar_w / 2
             note = (
-                f"{span}: {bucket.tests} test run{'s' if bucket.tests != 1 else ''}, "
-                f"{bucket.tests_failed} failing"
+                f"{span}: {slot.tests} test run{'s' if slot.tests != 1 else ''}, "
+                f"{slot.tests_failed} failing"
             )
-            if bucket.tests_failed:
+            if slot.tests_failed:
                 shapes.append(
                     Shape("text", _f(cx), _f(cy + 4), text="✗", anchor="middle", css="test-fail")
                 )
                 shapes.append(Shape("circle", _f(cx), _f(cy), "6", css="hit", text=note))
             else:
                 shapes.append(Shape("circle", _f(cx), _f(cy), "3.5", css="test-pass", text=note))
-    if buckets:
+    if slots:
         label_y = height - 6
-        first, last = buckets[0], buckets[-1]
+        shapes.append(Shape("text", _f(left), _f(label_y), text=slots[0].start, css="tick"))
         shapes.append(
-            Shape("text", _f(left), _f(label_y), text=_offset(first.offset_start), css="tick")
+            Shape("text", _f(width - 4), _f(label_y), text=slots[-1].end, anchor="end", css="tick")
         )
-        shapes.append(
-            Shape(
-                "text",
-                _f(width - 4),
-                _f(label_y),
-                text=_offset(last.offset_end),
-                anchor="end",
-                css="tick",
-            )
-        )
-        if not compact and len(buckets) > 2:
-            mid = buckets[len(buckets) // 2]
+        if not compact and len(slots) > 2:
+            mid = len(slots) // 2
             shapes.append(
                 Shape(
                     "text",
-                    _f(left + (len(buckets) // 2) * slot),
+                    _f(left + mid * slot_w),
                     _f(label_y),
-                    text=_offset(mid.offset_start),
+                    text=slots[mid].start,
                     anchor="middle",
                     css="tick",
                 )
@@ -341,13 +316,6 @@ def time_bars(buckets: Sequence[Bucket], by: str, *, chart_id: str, compact: boo
                     css="tick",
                 )
             )
-    total = sum(b.events for b in buckets)
-    width_each = (buckets[0].end - buckets[0].start) if buckets else timedelta(0)
-    what = "whose events (attribution)" if by == "attribution" else "which activity"
-    desc = (
-        f"{total} dated events in {len(buckets)} bucket{'s' if len(buckets) != 1 else ''} "
-        f"of {_duration(width_each) or '0s'}; the busiest holds {peak if total else 0}."
-    )
     return Chart(
         id=chart_id,
         width=width,
@@ -363,18 +331,22 @@ def time_bars(buckets: Sequence[Bucket], by: str, *, chart_id: str, compact: boo
 # --- per file ----------------------------------------------------------------------------------
 
 
-def file_bar(row: FileRow, *, width: int = 100) -> Chart:
-    """A small 100% bar of one file's changed lines by attribution."""
+def file_bar(
+    parts: Sequence[tuple[str, int, int]],
+    series: Series,
+    *,
+    added: int,
+    removed: int,
+    width: int = 100,
+) -> Chart:
+    """A small 100% bar of one file's changed lines, from (series key, added, removed)."""
     shapes: list[Shape] = []
     x = 0.0
-    total = row.lines
-    for key in ATTRIBUTION_ORDER:
-        if key not in row.by_attribution:
+    total = added + removed
+    for key, part_added, part_removed in parts:
+        if not total or not part_added + part_removed:
             continue
-        added, removed = row.by_attribution[key]
-        if not total or not added + removed:
-            continue
-        w = width * (added + removed) / total
+        w = width * (part_added + part_removed) / total
         # No hatch at this size: the row lists the same numbers as text beside the bar.
         shapes.append(
             Shape(
@@ -383,8 +355,8 @@ def file_bar(row: FileRow, *, width: int = 100) -> Chart:
                 "0",
                 _f(w),
                 "10",
-                css=_series_css("attribution", key),
-                text=f"{rendering.ATTRIBUTION_LABELS.get(key, key)}: +{added} −{removed}",
+                css=series.css + key,
+                text=f"{series.label(key)}: +{part_added} −{part_removed}",
             )
         )
         x += w
@@ -393,7 +365,7 @@ def file_bar(row: FileRow, *, width: int = 100) -> Chart:
         width=width,
         height=10,
         title="Changed lines by attribution",
-        desc=f"+{row.added} −{row.removed}",
+        desc=f"+{added} −{removed}",
         shapes=tuple(shapes),
         css="mini",
     )

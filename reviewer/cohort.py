@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from reviewer import cache, charts, upstream
-from reviewer.attribution import SessionSummary, summary_for
+from reviewer import cache, charts, fragments, upstream
+from reviewer.attribution import SessionSummary
 from reviewer.models import Organization, TimelineSync
 from reviewer.rendering import duration
 
@@ -330,7 +330,7 @@ def cohort_for(org: Organization, assessment_id: str) -> Cohort:
     for number, session in enumerate(sessions, start=1):
         sync = syncs.get(session.id)
         status = _row_status(session, sync)
-        summary = summary_for(org, session, sync) if status != RowStatus.NOT_FETCHED else None
+        summary = fragments.summary(org, session, sync) if status != RowStatus.NOT_FETCHED else None
         values = _upstream_values(session)
         if summary is not None:
             values.update(summary.metrics())

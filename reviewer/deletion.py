@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from reviewer import cache, prefetch, promptster
+from reviewer import cache, fragments, prefetch, promptster
 from reviewer.models import (
     AuditEntry,
     DeletionClaim,
@@ -127,5 +127,6 @@ def delete_session(
     finally:
         claim.delete()
     cache.invalidate_session(org, session_id)
+    fragments.forget_session(org, session_id)
     log.info("session %s deleted (%s, %d events stored here)", session_id, outcome, removed)
     return Result(outcome, removed)

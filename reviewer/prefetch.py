@@ -399,8 +399,11 @@ def prefetch(
     client: promptster.Client | None = None,
     progress: Callable[[TimelineSync], None] | None = None,
     page_size: int | None = None,
+    max_pages: int | None = None,
 ) -> PrefetchResult:
-    """Bring the local store of one session up to date with upstream.
+    """Bring the local store of one session up to date with upstream (or, with `max_pages`,
+    store that many pages and stop: "partial", for a page that shows its first events at once
+    while the worker fetches the rest).
 
     1. Claim the session's lease; if another worker holds it, return "busy".
     2. Read the session (for its eventCount and whether it has ended).
@@ -425,7 +428,7 @@ def prefetch(
         return PrefetchResult("busy", sync.events_stored)
     pages = 0
     try:
-        result = _walk(org, sync, token, client, page_size, progress)
+        result = _walk(org, sync, token, client, page_size, progress, max_pages)
         pages = result.pages
     except (LeaseLost, SessionPurged, TimelineSync.DoesNotExist):
         still_here = TimelineSync.objects.filter(pk=sync.pk).exists()
@@ -468,6 +471,7 @@ def _walk(
     client: promptster.Client,
     page_size: int,
     progress: Callable[[TimelineSync], None] | None,
+    max_pages: int | None = None,
 ) -> PrefetchResult:
     """Steps 2–5 of `prefetch`, under the lease; releases it when done."""
     session_id = sync.session_id
@@ -501,6 +505,10 @@ def _walk(
         if progress is not None:
             sync.refresh_from_db()
             progress(sync)
+        if max_pages is not None and pages >= max_pages and page.has_more:
+            sync.release(token, state=TimelineSync.State.IDLE)
+            sync.refresh_from_db()
+            return PrefetchResult("partial", sync.events_stored, pages)
 
     sync.refresh_from_db()
     note = ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Case, Count, IntegerField, Max, Min, Q, QuerySet, Value, When
 
@@ -182,3 +183,63 @@ def idle_gaps(sync: TimelineSync, *, longer_than: timedelta = IDLE_GAP) -> list[
         if previous is None or ts > previous:
             previous = ts
     return gaps
+
+
+def from_data(data: dict[str, Any]) -> SessionMap:
+    """A map from its plain data (`dataclasses.asdict`), for caches."""
+    return SessionMap(
+        start=data["start"],
+        end=data["end"],
+        marks=[Mark(**m) for m in data["marks"]],
+        gaps=[Gap(**g) for g in data["gaps"]],
+    )
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One mark of the strip as drawn: x and width in 0–1000, what it shows on each row (a
+    CSS class, "" for nothing), a title, and the event a click opens ("" for an idle gap)."""
+
+    x: str
+    width: str
+    top: str  # prompts, decisions, commits
+    bottom: str  # failures and tests
+    title: str
+    key: str
+
+
+_TOP = ("prompt", "decision", "commit")
+_BOTTOM = ("failure", "test-fail", "test-pass")
+
+
+def shapes(found: SessionMap) -> list[Shape]:
+    """The strip's marks in drawing order: idle gaps, then one mark per busy bucket."""
+    if found.start is None:
+        return []
+    out = [
+        Shape(
+            f"{found.pct(g.start) * 10:.1f}",
+            f"{max(2.0, (found.pct(g.end) - found.pct(g.start)) * 10):.1f}",
+            "",
+            "",
+            f"{g.minutes} min idle, {g.start:%H:%M}–{g.end:%H:%M}",
+            "",
+        )
+        for g in found.gaps
+    ]
+    for mark in found.marks:
+        kinds = mark.kinds
+        top = next((k for k in kinds if k in _TOP), "")
+        bottom = next((k for k in kinds if k in _BOTTOM), "")
+        if top or bottom:
+            out.append(
+                Shape(
+                    f"{found.pct(mark.start) * 10:.1f}",
+                    "4",
+                    f"map-{top}" if top else "",
+                    f"map-{bottom}" if bottom else "",
+                    f"{mark.start:%H:%M:%S}: {mark.label}",
+                    mark.first_key,
+                )
+            )
+    return out

@@ -56,6 +56,10 @@ class TimelineFilter:
     def active(self) -> bool:
         return bool(self.kinds or self.attribution or self.q or self.failures_only)
 
+    def canonical(self) -> str:
+        """The filter as a stable string (kinds sorted), for cache keys: no typed text."""
+        return f"k={','.join(sorted(self.kinds))};a={self.attribution};f={int(self.failures_only)}"
+
     def apply(self, qs: EventQuerySet, sync: TimelineSync) -> EventQuerySet:
         """`qs` (events of `sync`) narrowed to what this filter matches."""
         if self.kinds:

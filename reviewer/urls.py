@@ -8,7 +8,7 @@ from django.urls import path, register_converter
 
 from reviewer.converters import EventKeyConverter, IdConverter
 from reviewer.views import attribution as attribution_views
-from reviewer.views import events, files, org, search, sessions, sharing
+from reviewer.views import events, files, org, search, sessions, sharing, timeline
 
 register_converter(IdConverter, "id")
 register_converter(EventKeyConverter, "key")
@@ -25,7 +25,13 @@ urlpatterns = [
     path("sessions/<id:session_id>/", sessions.session_detail, name="session-detail"),
     path("sessions/<id:session_id>/progress/", sessions.session_progress, name="session-progress"),
     path("sessions/<id:session_id>/prefetch/", sessions.session_prefetch, name="session-prefetch"),
-    path("sessions/<id:session_id>/timeline/", events.session_timeline, name="session-timeline"),
+    path("sessions/<id:session_id>/timeline/", timeline.session_timeline, name="session-timeline"),
+    path("sessions/<id:session_id>/turns/", timeline.session_turns, name="session-turns"),
+    path(
+        "sessions/<id:session_id>/turns/<key:turn_key>/",
+        timeline.session_turn,
+        name="session-turn",
+    ),
     path("sessions/<id:session_id>/jump/", events.jump, name="session-jump"),
     path(
         "sessions/<id:session_id>/events/<key:event_key>/",
@@ -70,6 +76,9 @@ urlpatterns = [
     path("search/", search.org_search, name="org-search"),
     path("shared/<str:token>/", sharing.shared_session, name="shared-session"),
     path("shared/<str:token>/timeline/", sharing.shared_timeline, name="shared-timeline"),
+    path("shared/<str:token>/turns/", sharing.shared_turns, name="shared-turns"),
+    path("shared/<str:token>/jump/", sharing.shared_jump, name="shared-jump"),
+    path("shared/<str:token>/turns/<key:turn_key>/", sharing.shared_turn, name="shared-turn"),
     path("shared/<str:token>/events/<key:event_key>/", sharing.shared_event, name="shared-event"),
     path(
         "shared/<str:token>/events/<key:event_key>/followups/",

@@ -32,7 +32,7 @@ def ordered(org, session_id, **filters) -> list[StoredEvent]:
 
 
 def test_session_page_shows_fields_and_the_first_chunk(as_carol, org_a, stored) -> None:
-    response = as_carol.get(f"/sessions/{stored['id']}/")
+    response = as_carol.get(f"/sessions/{stored['id']}/?view=events")
     assert response.status_code == 200
     assertContains(response, stored["id"])
     ids = event_ids(response)
@@ -63,7 +63,7 @@ def test_the_last_chunk_has_no_load_more(as_carol, org_a, stored) -> None:
 
 def test_kind_filter_and_search_run_on_the_store(as_carol, org_a, stored) -> None:
     commands = ordered(org_a, stored["id"], kind="command")
-    response = as_carol.get(f"/sessions/{stored['id']}/?kind=command")
+    response = as_carol.get(f"/sessions/{stored['id']}/?kind=command&view=events")
     assert event_ids(response) == [e.event_id for e in commands[:200]]
     assertContains(response, f"<strong>{len(commands)}</strong> matching")
 
@@ -83,12 +83,17 @@ def test_failures_filter_and_jump_to_next_failure(as_carol, org_a, stored) -> No
     failures = ordered(org_a, stored["id"], failed=True)
     assert failures, "the generated session has failing commands or tests"
     first = ordered(org_a, stored["id"])[0]
-    response = as_carol.get(f"/sessions/{stored['id']}/jump/?from={first.event_id}&dir=next")
+    response = as_carol.get(
+        f"/sessions/{stored['id']}/jump/?from={first.event_id}&dir=next&view=events"
+    )
     assert response.status_code == 302
-    assert response["Location"].endswith(f"?at={failures[0].event_id}#event-{failures[0].event_id}")
+    target = failures[0].event_id
+    assert response["Location"].endswith(f"?at={target}&view=events#event-{target}")
     page = as_carol.get(response["Location"].split("#")[0])
-    assert failures[0].event_id in event_ids(page)
+    assert target in event_ids(page)
     assertContains(page, "Load earlier events")
+    in_turns = as_carol.get(f"/sessions/{stored['id']}/?at={target}")
+    assert target in event_ids(in_turns)  # its turn is opened on it
 
 
 def test_unknown_cursor_and_bad_filters_get_a_message_not_an_error(as_carol, stored) -> None:

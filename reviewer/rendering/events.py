@@ -147,10 +147,19 @@ class EventView:
     time_raw: str = ""  # a timestamp as sent, when it could not be read
     cut: bool = False  # some field is shown only in part (a "show all" link is offered)
     pages: dict[str, FieldPage] = field(default_factory=dict)  # windows of too-large fields
+    idle_before: timedelta | None = None  # a pause longer than a few minutes before it
+    compact: bool = False  # shown as one line (tool calls, reads, plan updates in a turn)
+    plan: list[Any] | None = None  # a plan update: what changed since the previous plan
 
     @property
     def failure_label(self) -> str:
         return Failure.LABELS.get(self.failure, "failed")
+
+    @property
+    def kind_class(self) -> str:
+        """The kind as a CSS class: only known kinds, so a kind cannot borrow the app's
+        classes (`failed`, `notice-error` …)."""
+        return self.kind if self.kind in KIND_LABELS else "other"
 
 
 def _display_source(row: Any) -> tuple[str, bool]:

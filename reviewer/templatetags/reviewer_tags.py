@@ -9,7 +9,7 @@ from typing import Any
 from django import template
 from django.utils.safestring import SafeString
 
-from reviewer import rendering
+from reviewer import attribution, charts, rendering, sessionmap, upstream
 
 register = template.Library()
 
@@ -251,3 +251,143 @@ _SHORT = {
 def attribution_short(value: Any) -> str:
     """A few letters for a blame gutter: AI, AI+ (revised by hand), hand, mix, sys, ?."""
     return _SHORT.get(value, "?")
+
+
+@register.filter
+def one_line(event: rendering.EventView) -> str:
+    """What a low-signal event did, in one line: a tool and its input, a path, an error."""
+    data = event.data
+    parts = [
+        str(data[name])
+        for name in ("toolName", "tool", "agentType", "subagentType")
+        if isinstance(data.get(name), str) and data[name]
+    ][:1]
+    detail = rendering.tool_input(
+        next(
+            (data[n] for n in ("inputPreview", "input", "argsPreview", "toolInput") if n in data),
+            "",
+        )
+    )
+    if not detail:
+        detail = next(
+            (
+                data[n]
+                for n in ("path", "query", "url", "pattern", "summary", "description")
+                if isinstance(data.get(n), str)
+            ),
+            "",
+        )
+    if detail:
+        parts.append(" ".join(str(detail).split())[:160])
+    if event.failed and isinstance(data.get("error"), str):
+        parts.append("— " + " ".join(data["error"].split())[:120])
+    return " · ".join(parts) or event.label
+
+
+_PLAN_MARKS = {"added": "+", "done": "✓", "started": "▸", "removed": "−", "kept": "·"}
+
+
+@register.filter
+def plan_mark(change: str) -> str:
+    """The mark of a plan item's change: + added, ✓ done, ▸ started, − removed."""
+    return _PLAN_MARKS.get(change, "·")
+
+
+@register.filter
+def idle(value: timedelta | None) -> str:
+    """A pause as "12 min" (or "2 h 05 min")."""
+    if value is None:
+        return ""
+    minutes = int(value.total_seconds() // 60)
+    if minutes >= 120:
+        return f"{minutes // 60} h {minutes % 60:02d} min"
+    return f"{minutes} min"
+
+
+@register.filter
+def map_shapes(found: Any) -> list[sessionmap.Shape]:
+    """The session map's marks as drawn (see `reviewer.sessionmap.shapes`)."""
+    return sessionmap.shapes(found) if found is not None else []
+
+
+# --- charts: adapters from summaries to the plain series charts draw ------------------------
+
+ATTRIBUTION_SERIES = charts.Series(upstream.ATTRIBUTIONS, rendering.ATTRIBUTION_LABELS, "fill-")
+ACTIVITY_SERIES = charts.Series(
+    attribution.ACTIVITY_ORDER, attribution.ACTIVITY_LABELS, "fill-act-"
+)
+
+
+def _pct_text(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}%"
+
+
+@register.filter
+def shares_chart(summary: attribution.SessionSummary) -> charts.Chart:
+    """Four 100% bars: events and changed lines, each raw and confidence-weighted."""
+    rows = (
+        ("Events", "events_pct", "events"),
+        ("Events, weighted", "events_weighted_pct", "events"),
+        ("Changed lines", "lines_pct", "lines"),
+        ("Lines, weighted", "lines_weighted_pct", "lines"),
+    )
+    bars = [
+        charts.Bar(
+            label,
+            unit,
+            tuple(charts.Part(s.attribution, getattr(s, name) or 0.0) for s in summary.shares),
+        )
+        for label, name, unit in rows
+    ]
+    ai = summary.likely_ai
+    desc = (
+        f"Likely AI: {_pct_text(ai.events_pct)} of events ({_pct_text(ai.events_weighted_pct)} "
+        f"weighted), {_pct_text(ai.lines_pct)} of changed lines "
+        f"({_pct_text(ai.lines_weighted_pct)} weighted)."
+        if ai
+        else "No event is labelled likely AI."
+    )
+    return charts.share_bars(
+        bars, ATTRIBUTION_SERIES, chart_id=f"ch-{summary.session_id}-shares", desc=desc
+    )
+
+
+@register.filter
+def time_chart(summary: attribution.SessionSummary, variant: str = "attribution") -> charts.Chart:
+    """The session over time: "attribution" (whose events), "compact" (the same, small) or
+    "activity" (what kind of events)."""
+    by_activity = variant == "activity"
+    slots = [
+        charts.Slot(
+            start=rendering.offset_label(b.offset_start),
+            end=rendering.offset_label(b.offset_end),
+            total=b.events,
+            parts=b.by_activity if by_activity else b.by_attribution,
+            tests=b.tests,
+            tests_failed=b.tests_failed,
+        )
+        for b in summary.buckets
+    ]
+    total = sum(b.events for b in summary.buckets)
+    peak = max((b.events for b in summary.buckets), default=0)
+    width = summary.bucket_width or timedelta(0)
+    desc = (
+        f"{total} dated events in {len(slots)} bucket{'s' if len(slots) != 1 else ''} "
+        f"of {rendering.duration(width) or '0s'}; the busiest holds {peak}."
+    )
+    return charts.time_bars(
+        slots,
+        ACTIVITY_SERIES if by_activity else ATTRIBUTION_SERIES,
+        chart_id=f"ch-{summary.session_id}-{variant}",
+        what="which activity" if by_activity else "whose events (attribution)",
+        desc=desc,
+        compact=variant == "compact",
+        show_tests=variant == "attribution",
+    )
+
+
+@register.filter
+def file_chart(row: attribution.FileRow) -> charts.Chart:
+    """A small 100% bar of one file's changed lines by attribution."""
+    parts = [(attr, added, removed) for attr, _label, added, removed in row.parts]
+    return charts.file_bar(parts, ATTRIBUTION_SERIES, added=row.added, removed=row.removed)

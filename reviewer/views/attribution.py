@@ -18,6 +18,7 @@ from reviewer import (
     attribution,
     cache,
     cohort,
+    fragments,
     prefetch,
     promptster,
     tasks,
@@ -26,7 +27,7 @@ from reviewer import (
 )
 from reviewer.models import Membership, TimelineSync
 from reviewer.views.common import HtmxHttpRequest, member_view
-from reviewer.views.events import Place
+from reviewer.views.timeline import Place
 
 COMPARE_OPTIONS = 100
 
@@ -46,13 +47,15 @@ def session_attribution(request: HtmxHttpRequest, session_id: str) -> HttpRespon
         "stale": fetched.stale,
         "sync": sync,
         "broker_down": broker_down,
-        "summary": attribution.summary_for(org, session, sync),
+        "summary": fragments.summary(org, session, sync),
         "pct_state": attribution.promptster_pct_state(session, sync),
     }
     place = Place.for_member(org, session.id, sync)
     context["place"] = place
     if context["summary"] is not None:
-        context["summary_html"] = attribution.summary_html(org, session, sync, place, full=True)
+        context["summary_html"] = fragments.summary_html(
+            org, session, sync, audience="full", base=place.base
+        )
     if request.htmx:
         response = render(request, "attribution/session.html#body", context)
         if not sync.is_active:
@@ -209,7 +212,7 @@ def _side(membership: Membership, key: str, session_id: str) -> Side:
     return Side(
         key=key,
         session=session,
-        summary=attribution.summary_for(org, session, sync),
+        summary=fragments.summary(org, session, sync),
         sync=sync,
         place=Place.for_member(membership.organization, session.id, sync),
     )

@@ -8,7 +8,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from reviewer import access, cache, filehistory, rendering, timeline
+from reviewer import access, filehistory, fragments, rendering, timeline
 from reviewer.models import StoredEvent
 from reviewer.upstream import ATTRIBUTIONS
 from reviewer.views.common import MemberRequest, member_view
@@ -32,13 +32,7 @@ def session_files(request: MemberRequest, session_id: str) -> HttpResponse:
     path = request.GET.get("path", "")
     context: dict[str, Any] = {"session": session, "sync": sync, "base": f"/sessions/{session_id}/"}
     if not path:
-        context["files"] = cache.get_derived(
-            org,
-            session_id,
-            "files",
-            timeline.store_version(sync),
-            lambda: filehistory.files_of(sync),
-        )
+        context["files"] = fragments.files(org, sync)
         return render(request, "files/list.html", context)
     if len(path) > MAX_PATH or not StoredEvent.objects.for_sync(sync).filter(path=path).exists():
         raise Http404("This session changed no file of that name.")

@@ -19,13 +19,23 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from reviewer import access, attribution, cache, promptster, tasks, timeline, upstream
+from reviewer import (
+    access,
+    attribution,
+    cache,
+    fragments,
+    prefetch,
+    promptster,
+    tasks,
+    timeline,
+    upstream,
+)
 from reviewer.forms import PAGE_SIZES, parse_list_params, parse_timeline_params
 from reviewer.models import Organization, ShareLink
 from reviewer.rendering import date_label, visible_controls
 from reviewer.templatetags.reviewer_tags import duration
 from reviewer.views.common import HtmxHttpRequest, member_view
-from reviewer.views.events import Place, timeline_context
+from reviewer.views.timeline import Place, timeline_context, view_of
 
 KNOWN_TOOLS = ("claude-code", "cursor", "codex", "shell")
 
@@ -127,7 +137,7 @@ def _rows_html(
         rows = [_row(s, syncs.get(s.id), titles) for s in page.sessions]
         return render_to_string("sessions/list.html#rows", {"rows": rows})
 
-    html = cache.get_derived(org, "list", f"rows-{name}", version, render_rows)
+    html = fragments.org_derived(org, f"rows-{name}", version, render_rows)
     return mark_safe(html)  # noqa: S308 - rendered by our own template, escaped there
 
 
@@ -221,6 +231,8 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     fetched = access.get_session_for_member(membership, session_id)
     session = fetched.value
     sync = timeline.get_sync(org, session_id)
+    if not fetched.gone_upstream and _never_fetched(sync):
+        _first_page(org, session_id, sync)
     broker_down = False if fetched.gone_upstream else not tasks.fetch_if_needed(org, sync)
     params = parse_timeline_params(request.GET)
     place = Place.for_member(org, session.id, sync)
@@ -238,12 +250,41 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
         .filter(session_id=session_id)
         .select_related("created_by")
         .order_by("-created_at"),
-        "panel_html": attribution.summary_html(org, session, sync, place),
-        **timeline_context(place, session, params),
+        "panel_html": fragments.summary_html(org, session, sync, audience="member"),
+        **timeline_context(
+            place, session, params, view=view_of(request), open_key=request.GET.get("open", "")
+        ),
     }
     if request.htmx and request.htmx.target == "timeline-section":
         return render(request, "sessions/detail.html#timeline-section", context)
     return render(request, "sessions/detail.html", context)
+
+
+FIRST_PAGE = 200  # events a never-fetched session's page stores and shows at once
+
+
+def _never_fetched(sync: timeline.TimelineSync) -> bool:
+    return sync.events_stored == 0 and sync.state == timeline.TimelineSync.State.IDLE
+
+
+def _first_page(org: Organization, session_id: str, sync: timeline.TimelineSync) -> None:
+    """Store the first events of a session nobody has opened yet, within this request, so
+    its page shows them at once; the worker then fetches the rest from there. An upstream
+    failure here is the worker's to retry: the page opens either way."""
+    try:
+        prefetch.prefetch(
+            org,
+            session_id,
+            client=promptster.client_for(org),
+            page_size=FIRST_PAGE,
+            max_pages=1,
+        )
+    except promptster.PromptsterError:
+        # Not a failed fetch: the worker is asked at once, with its patient retries.
+        timeline.TimelineSync.objects.filter(pk=sync.pk, state="failed").update(
+            state=timeline.TimelineSync.State.IDLE
+        )
+    sync.refresh_from_db()
 
 
 @require_GET

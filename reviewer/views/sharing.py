@@ -12,22 +12,21 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from reviewer import access, attribution, cache, promptster, timeline, upstream
+from reviewer import access, attribution, cache, fragments, promptster, timeline, upstream
 from reviewer.forms import ShareForm, parse_timeline_params
 from reviewer.models import AuditEntry, Role, ShareLink, hash_share_token, session_is_deleted
 from reviewer.views.common import HtmxHttpRequest, MemberRequest, member_view
-from reviewer.views.events import (
+from reviewer.views.events import render_event, render_followups, render_jump
+from reviewer.views.timeline import (
     Place,
-    cacheable,
-    personalise,
     render_chunk,
-    render_event,
-    render_followups,
+    render_turn,
+    render_turns,
     timeline_context,
+    view_of,
 )
 
 
@@ -192,13 +191,12 @@ def shared_session(
         "link": link,
         "sync": place.sync,
         "pct_state": attribution.promptster_pct_state(session, place.sync),
-        "panel_html": mark_safe(  # noqa: S308 - rendered by our own templates
-            personalise(
-                attribution.summary_html(link.organization, session, place.sync, cacheable(place)),
-                place,
-            )
+        "panel_html": fragments.summary_html(
+            link.organization, session, place.sync, audience="shared"
         ),
-        **timeline_context(place, session, params),
+        **timeline_context(
+            place, session, params, view=view_of(request), open_key=request.GET.get("open", "")
+        ),
     }
     return render(request, "shared/detail.html", context)
 
@@ -208,6 +206,31 @@ def shared_timeline(
     request: HtmxHttpRequest, link: ShareLink, session: upstream.Session, place: Place
 ) -> HttpResponse:
     return render_chunk(request, place, session)
+
+
+@_shared
+def shared_turns(
+    request: HtmxHttpRequest, link: ShareLink, session: upstream.Session, place: Place
+) -> HttpResponse:
+    return render_turns(request, place, session)
+
+
+@_shared
+def shared_turn(
+    request: HtmxHttpRequest,
+    link: ShareLink,
+    session: upstream.Session,
+    place: Place,
+    turn_key: str,
+) -> HttpResponse:
+    return render_turn(request, place, session, turn_key)
+
+
+@_shared
+def shared_jump(
+    request: HtmxHttpRequest, link: ShareLink, session: upstream.Session, place: Place
+) -> HttpResponse:
+    return render_jump(request, place)
 
 
 @_shared
