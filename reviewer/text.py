@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import unicodedata
 from collections.abc import Iterator
 from functools import cache
@@ -84,10 +83,17 @@ def strip_escapes(value: str) -> str:
     return _ESCAPES.sub("", value)
 
 
+# Where combining characters live: the planes below 0x30000 and the variation selectors
+# supplement (nothing else of Unicode is a combining character).
+_COMBINING_RANGES = (range(0x300, 0x30000), range(0xE0100, 0xE01F0))
+
+
 @cache
 def _combining() -> dict[int, None]:
     """Every combining character (accents; the dot a Turkish İ keeps after case folding)."""
-    return {cp: None for cp in range(sys.maxunicode + 1) if unicodedata.combining(chr(cp))}
+    return {
+        cp: None for block in _COMBINING_RANGES for cp in block if unicodedata.combining(chr(cp))
+    }
 
 
 def fold(value: str) -> str:
