@@ -49,7 +49,8 @@ def layout_problems(page: Page, width: int, height: int) -> list[str]:
             """(w) => Array.from(document.querySelectorAll('body *'))
                  .filter(el => el.getBoundingClientRect().right > w + 1)
                  .filter(el => !el.closest('.table-scroll, .cohort-scroll, .diff-wrap, .out, pre, .attr-figure, .attr-panel'))
-                 .slice(0, 5).map(el => el.tagName + '.' + el.className)""",
+                 .filter(el => !Array.from(el.children).some(c => c.getBoundingClientRect().right > w + 1))
+                 .slice(0, 5).map(el => el.tagName + '.' + el.className + ' ' + (el.textContent || '').slice(0, 40))""",
             width,
         )
         problems.append(f"page is {scroll_width}px wide at {width}px: {wide}")
@@ -68,6 +69,8 @@ def pages(sandbox, org_a, alice, bob, carol) -> dict[str, str]:
     """One URL of every page kind, with data behind each."""
     sid = _add(sandbox, EXACT_EVENTS, assessment="asmt-every-page", name="Ada Exact")
     prefetch.prefetch(org_a, sid)
+    hostile = sandbox.state.hostile_session_id(ACME["id"])
+    prefetch.prefetch(org_a, hostile)
     from reviewer.models import ShareLink
 
     link, token = ShareLink.create(org=org_a, session_id=sid, user=bob, hours=24)
@@ -77,6 +80,7 @@ def pages(sandbox, org_a, alice, bob, carol) -> dict[str, str]:
         "session-turns": f"/sessions/{sid}/",
         "session-events": f"/sessions/{sid}/?view=events",
         "session-search": f"/sessions/{sid}/?q=models",
+        "session-hostile": f"/sessions/{hostile}/?view=events",
         "event": f"/sessions/{sid}/events/{_first_key(sid)}/",
         "attribution": f"/sessions/{sid}/attribution/",
         "files": f"/sessions/{sid}/files/",
