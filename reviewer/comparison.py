@@ -43,7 +43,7 @@ class MetricPair:
 
     @property
     def higher(self) -> str:
-        """"a" or "b": the side with the larger value, when the difference matters."""
+        """ "a" or "b": the side with the larger value, when the difference matters."""
         if not self.differs or self.a is None or self.b is None:
             return ""
         return "a" if self.a > self.b else "b"

@@ -284,7 +284,8 @@ def _by_assessment(
     """Picker options grouped under their assessment's title, in upstream order."""
     groups: dict[str, list[upstream.Session]] = {}
     for s in sessions:
-        groups.setdefault(titles.get(s.assessment_id, s.assessment_id or "No assessment"), []).append(s)
+        title = titles.get(s.assessment_id, s.assessment_id or "No assessment")
+        groups.setdefault(title, []).append(s)
     return list(groups.items())
 
 
