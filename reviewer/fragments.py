@@ -27,13 +27,13 @@ import secrets
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.core.cache import cache as django_cache
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
-from reviewer import attribution, cache, filehistory, sessionmap, timeline, upstream
+from reviewer import attribution, cache, filehistory, sessionmap, summarize, timeline, upstream
 from reviewer import turns as turns_module
 from reviewer.models import Organization, TimelineSync
 
@@ -108,7 +108,7 @@ def org_derived(org: Organization, name: str, version: str, compute: Callable[[]
     key = f"rv:v{SCHEMA}:{org.cache_scope}:org:{name}"
     entry = cache._safe_get(key)
     if isinstance(entry, dict) and entry.get("version") == version:
-        return entry["value"]  # type: ignore[no-any-return]
+        return entry["value"]
     value = compute()
     cache._safe_set(key, {"version": version, "value": value}, TTL)
     return value
@@ -129,7 +129,7 @@ def summary(
         session.id,
         "summary",
         attribution.summary_version(sync, session),
-        lambda: attribution.compute_summary(sync, session.started_at, session.ended_at),
+        lambda: summarize.compute_summary(sync, session.started_at, session.ended_at),
         load=attribution.summary_from_data,
         dump=attribution.summary_to_data,
     )
@@ -193,7 +193,7 @@ def kind_counts(org: Organization, sync: TimelineSync) -> tuple[dict[str, int], 
             timeline.count_matching(sync, timeline.TimelineFilter(failures_only=True)),
         ],
     )
-    return counts, failures
+    return cast(dict[str, int], counts), cast(int, failures)
 
 
 def first_ts(org: Organization, sync: TimelineSync) -> datetime | None:
