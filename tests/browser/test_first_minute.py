@@ -56,9 +56,9 @@ def test_a_never_fetched_session_shows_its_first_events_and_the_rest_arrive(
     expect(page.locator("#progress")).to_contain_text("Full timeline stored", timeout=10_000)
     page.locator(".timeline > li").last.scroll_into_view_if_needed()
     expect(first).not_to_have_count(shown, timeout=10_000)
-    assert StoredEvent.objects.filter(sync__session_id=session["id"]).count() == session[
-        "eventCount"
-    ]
+    assert (
+        StoredEvent.objects.filter(sync__session_id=session["id"]).count() == session["eventCount"]
+    )
 
 
 @pytest.mark.parametrize("width", [1440, 1000, 700, 390])
@@ -84,7 +84,8 @@ def test_jump_targets_land_below_every_sticky_bar(
               const bars = Array.from(document.querySelectorAll('body *')).filter(el =>
                 ['sticky', 'fixed'].includes(getComputedStyle(el).position) &&
                 over(el.getBoundingClientRect()) && !el.closest('dialog'));
-              const bottom = bars.reduce((b, el) => Math.max(b, el.getBoundingClientRect().bottom), 0);
+              const bottom = bars.reduce(
+                (b, el) => Math.max(b, el.getBoundingClientRect().bottom), 0);
               return bottom - t.top;
             }"""
         )
