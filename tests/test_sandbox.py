@@ -210,7 +210,8 @@ def test_org_isolation(http: requests.Session, srv: SandboxServer) -> None:
 
 def test_list_defaults_shape_and_order(http: requests.Session, srv: SandboxServer) -> None:
     body = call(http, srv, "/v1/sessions").json()
-    assert (body["total"], body["limit"], body["offset"], len(body["sessions"])) == (ACME_SESSIONS, 20, 0, 20)
+    shape = (body["total"], body["limit"], body["offset"], len(body["sessions"]))
+    assert shape == (ACME_SESSIONS, 20, 0, 20)
     started = [s["startedAt"] for s in body["sessions"]]
     assert started == sorted(started, reverse=True)
     required = {"id", "orgId", "sourceService", "startedAt", "endedAt", "metadata", "eventCount"}
