@@ -526,7 +526,9 @@ class SandboxState:
         ``data`` and one with ``data: null``, prompts under ``prompt``), lockfile (a diff of
         thousands of lines), list_source (sourceService as a list), empty (zero events),
         missing_fields (no lastActivityAt/totalCostUsd, impactScore as 0-1), not_computed
-        (aiAttributionPct null although ended), big, hostile, wide_line (one 200,000-char line).
+        (aiAttributionPct null although ended), big, hostile, wide_line (one 200,000-char line);
+        then the scripted sessions of :mod:`sandbox.scripted`: realistic, messy, no_changes and
+        huge_output.
         """
         return {role: ids[0] for role, ids in self._roles[org_id].items()}
 
