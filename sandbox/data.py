@@ -331,7 +331,11 @@ class SandboxState:
     def events(
         self, session_id: str, start: int = 0, stop: int | None = None
     ) -> list[dict[str, Any]]:
-        """Events ``start:stop`` of any session, ignoring org and deletion (a test helper)."""
+        """Events ``start:stop`` of any session, ignoring org and deletion (a test helper).
+
+        Lazy parts of scripted sessions are left unbuilt here (the huge output's ``stdout`` is
+        empty); the timeline endpoint builds them.
+        """
         with self._lock:
             if session_id in self._added:
                 return json.loads(json.dumps(self._added[session_id].events[start:stop]))
