@@ -120,4 +120,9 @@ def first_view(run: Running, plan: Plan, _found: dict[str, Any]) -> list[Figure]
         figures.append(figure)
     if not figures:
         raise BenchError("no view measured")
+    if run.purge_retries:
+        figures[0].notes.append(
+            f"{run.purge_retries} purge(s) met the worker writing a page of the session "
+            "(IntegrityError on the events' foreign key) and were tried again"
+        )
     return figures

@@ -8,6 +8,7 @@ import re
 import secrets
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from bench.procs import HOST, ROOT, BenchError, Proc, Stack, free_port, wait_htt
 ORG = "acme"
 ORG_TOKEN = "psk_live_sandbox_acme"  # the sandbox's token for its "Acme Corp" organization
 USERNAME = "bench"
+PURGE_ATTEMPTS = 5
 SANDBOX_LATENCY_MS = 100  # per upstream response, as a real API across a network
 GUNICORN_WORKERS = 2
 GUNICORN_THREADS = 4
@@ -42,6 +44,7 @@ class Running:
     redis: redis.Redis | None  # None in the embedded set-up (file cache, filesystem broker)
     tmp: Path
     helper: Helper
+    purge_retries: int = 0  # purges that met a page being written (see purge_store)
 
     # --- the sandbox API ------------------------------------------------------------------
 
@@ -70,8 +73,20 @@ class Running:
         self.helper.call("forget", ORG, _checked(session_id))
 
     def purge_store(self, session_id: str) -> int:
-        """Empty a session's local store through Django; returns the events removed."""
-        return int(self.helper.call("purge", ORG, _checked(session_id)))
+        """Empty a session's local store through Django; returns the events removed.
+
+        On PostgreSQL a purge that meets a worker writing a page of the same session can
+        fail on the events' foreign key (the page committed between the purge's deletes);
+        the worker stops at its next page, so the purge is tried again."""
+        for attempt in range(PURGE_ATTEMPTS):
+            try:
+                return int(self.helper.call("purge", ORG, _checked(session_id)))
+            except BenchError as exc:
+                if "IntegrityError" not in str(exc) or attempt == PURGE_ATTEMPTS - 1:
+                    raise
+                self.purge_retries += 1
+                time.sleep(0.5)
+        raise AssertionError("unreachable")
 
 
 def _checked(session_id: str) -> str:
