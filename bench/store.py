@@ -28,8 +28,15 @@ def purge(slug: str, session_id: str) -> int:
     """Remove the session's stored events and sync row with the product's own `purge()`,
     and everything derived from them."""
     from reviewer import fragments, prefetch
+    from reviewer.models import TimelineSync
 
     org = _org(slug)
+    # Take the lease away from a worker still fetching the session, so its next page stops
+    # (LeaseLost) instead of committing events between purge()'s deletes: on PostgreSQL
+    # that fails purge() on the events' foreign key.
+    TimelineSync.objects.filter(organization=org, session_id=session_id).update(
+        claim_token="bench-purge"
+    )
     count = prefetch.purge(org, session_id)
     fragments.forget_session(org, session_id)
     return count
