@@ -10,7 +10,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Plan:
-    """How much to measure. The defaults keep a whole run well under ten minutes."""
+    """How much to measure. The defaults keep a whole run (both set-ups) near fifteen minutes."""
 
     runs: int = 5  # runs of each latency figure; the median is reported
     per_run: int = 15  # requests per run and path (its median is the run's value)
@@ -18,6 +18,7 @@ class Plan:
     stampede_clients: int = 20
     stampede_runs: int = 5
     prefetch_runs: int = 3
+    first_view_runs: int = 5
     prefetch_timeout: float = 240.0
     search_word: str = "pytest"
     deep_index: int = 90_000
@@ -37,6 +38,7 @@ class Figure:
     ratio: float | None = None
     met: bool | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    db: str = ""  # the set-up it was measured on ("SQLite", "PG"), set by the runner
     notes: list[str] = field(default_factory=list)  # things seen on the way, printed below
     error: str = ""
 

@@ -13,7 +13,7 @@ from bench.db import SyncReader, SyncRow
 from bench.figure import Figure, Plan, median
 from bench.http import expect_ok
 from bench.procs import BenchError, descendants, memory_kb
-from bench.stack import Running
+from bench.stack import SANDBOX_LATENCY_MS, Running
 
 PAGE_LIMIT = 2000
 MAX_PAGES = 1000
@@ -21,6 +21,8 @@ POLL_SECONDS = 0.1
 FRAGMENT_EVERY = 1.0  # the page polls its progress fragment every second
 RSS_TARGET_MB = 200.0
 RATIO_TARGET = 1.3
+STORED_TARGET_S = 15.0  # the demo's 100k session, from opening its page to fully stored
+INDEX_TIMEOUT = 300.0
 
 
 @dataclass
@@ -98,15 +100,19 @@ class MemorySampler:
 
 
 def worker_prefetch(
-    run: Running, plan: Plan, expected: int
-) -> tuple[float, SyncRow, dict[int, int]]:
-    """Empty the store, open the session page (which queues the task), wait until it is done.
+    run: Running, plan: Plan, expected: int, *, searchable: bool
+) -> tuple[float, float | None, SyncRow, dict[int, int]]:
+    """Empty the store, open the session page (which stores the first page and queues the
+    task), wait until it is done; with `searchable`, until the deferred search-index pass
+    is done too (otherwise the next run's purge ends that pass at its next batch).
+    Returns (seconds to stored, seconds to searchable, the sync row, fragment statuses).
 
     Completion is read from the database (the source of truth for progress); the progress
     fragment is also polled once a second, as the page does, and its statuses are counted.
     """
     sid = run.big_session_id
     run.purge_store(sid)
+    time.sleep(1.0)  # the machine settles after the purge (a large delete)
     reader = SyncReader(run.database)
     fragment: dict[int, int] = {}
     try:
@@ -114,11 +120,18 @@ def worker_prefetch(
         expect_ok(run.site.get(f"/sessions/{sid}/"))
         row = _wait_until_done(run, reader, plan.prefetch_timeout, fragment)
         elapsed = time.perf_counter() - start
+        indexed = None
+        while searchable and reader.pending_index(sid) > 0:
+            if time.perf_counter() - start > INDEX_TIMEOUT:
+                raise BenchError(f"the search index pass did not end within {INDEX_TIMEOUT:.0f}s")
+            time.sleep(POLL_SECONDS)
+        if searchable:
+            indexed = time.perf_counter() - start
     finally:
         reader.close()
     if row.state != "done" or row.events_stored != expected:
         raise BenchError(f"the prefetch ended as {row!r}; expected {expected} events, done")
-    return elapsed, row, fragment
+    return elapsed, indexed, row, fragment
 
 
 def _wait_until_done(
@@ -142,12 +155,17 @@ def _wait_until_done(
 def prefetch(run: Running, plan: Plan, found: dict[str, Any]) -> list[Figure]:
     """d. Worker prefetch time vs raw paging (median of runs), and the worker's peak RSS."""
     rows = []
+    indexed: list[float | None] = []
     statuses: dict[int, int] = {}
     with MemorySampler(run.worker.pid) as memory:
-        for _ in range(plan.prefetch_runs):
+        for index in range(plan.prefetch_runs):
             raw = raw_paging(run, plan.deep_index)
-            seconds, state, fragment = worker_prefetch(run, plan, raw.events)
+            last = index == plan.prefetch_runs - 1
+            seconds, searchable, state, fragment = worker_prefetch(
+                run, plan, raw.events, searchable=last
+            )
             rows.append((seconds, raw, state))
+            indexed.append(searchable)
             for status, count in fragment.items():
                 statuses[status] = statuses.get(status, 0) + count
     found["deep_event_id"] = rows[-1][1].deep_event_id
@@ -159,7 +177,7 @@ def prefetch(run: Running, plan: Plan, found: dict[str, Any]) -> list[Figure]:
         f"≤ {RATIO_TARGET}× raw paging",
         measured=median(s for s, _, _ in rows),
         reference=median(r.seconds for _, r, _ in rows),
-        reference_name=f"raw cursor paging, limit {PAGE_LIMIT}",
+        reference_name=f"raw cursor paging, limit {PAGE_LIMIT}, {SANDBOX_LATENCY_MS} ms/page",
         ratio=median(s / r.seconds for s, r, _ in rows),
         details={
             "runs": [
@@ -167,9 +185,10 @@ def prefetch(run: Running, plan: Plan, found: dict[str, Any]) -> list[Figure]:
                     "worker_end_to_end_s": s,
                     "worker_task_s": st.worker_seconds,
                     "raw_paging_s": r.seconds,
+                    "searchable_s": i,
                     "pages": r.pages,
                 }
-                for s, r, st in rows
+                for (s, r, st), i in zip(rows, indexed, strict=True)
             ],
             "progress_fragment_statuses": statuses,
         },
@@ -201,4 +220,21 @@ def prefetch(run: Running, plan: Plan, found: dict[str, Any]) -> list[Figure]:
         "—",
         measured=memory.peak_tree_rss_kb / 1024,
     )
-    return [timing, rss, tree]
+    stored = Figure(
+        "d",
+        f"{rows[-1][1].events:,} events stored (page opened → sync done)",
+        "s",
+        f"< {STORED_TARGET_S:.0f} s" if not run.database.is_postgres else "—",
+        measured=timing.measured,
+    )
+    if not run.database.is_postgres:  # the demo's target: the embedded set-up
+        stored.met = stored.measured is not None and stored.measured < STORED_TARGET_S
+    searchable = Figure(
+        "d",
+        "… and searchable: the deferred index pass done too (last run)",
+        "s",
+        "—",
+        measured=indexed[-1],
+        details={"runs_s": indexed},
+    )
+    return [timing, stored, searchable, rss, tree]

@@ -13,7 +13,32 @@ from typing import Any
 from bench.figure import Figure
 
 RESULTS = Path(__file__).resolve().parent / "results"
-COLUMNS = ("figure", "measured", "reference", "ratio", "target", "met?")
+COLUMNS = ("figure", "db", "measured", "reference", "ratio", "target", "met?", "before")
+
+# The previous run's figures (README before this version of the bench: PostgreSQL + Redis,
+# sandbox latency 50 ms, the old cache keys), by figure name, for the "before" column.
+BEFORE = {
+    "list, warm cache (server time)": "3.7 ms (1.47×)",
+    "upstream calls per 100 warm list views": "0",
+    "list, cold cache (client wall time)": "64.2 ms vs 52.0 (50 ms API)",
+    "20 concurrent cold list requests: upstream calls (worst run)": "2",
+    "prefetch 100,000 events (real worker, end to end)": "6.76 s (1.16×, 50 ms API)",
+    "worker peak RSS during prefetch (largest process)": "119 MB",
+    "worker peak RSS, main process + pool child together": "217 MB",
+    "timeline first chunk (server time)": "4.8 ms",
+    "timeline first chunk, cold: rendered again (server time)": "49.6 ms¹",
+    "timeline deep chunk (after event ~90,000) (server time)": "4.7 ms",
+    "timeline deep chunk (after event ~90,000), cold: rendered again (server time)": "53.4 ms¹",
+    "timeline kind filter (command) (server time)": "4.5 ms",
+    "timeline kind filter (command), cold: rendered again (server time)": "36.3 ms¹",
+    "timeline text search (q=pytest) (server time)": "4.5 ms²",
+    "timeline text search (q=pytest), cold: rendered again (server time)": "103.1 ms¹",
+    "load, 32 clients × 30 s: throughput": "287.3 req/s",
+    "load, 32 clients × 30 s: p50": "110.0 ms",
+    "load, 32 clients × 30 s: p95": "170.0 ms",
+    "load, 32 clients × 30 s: p99": "230.0 ms",
+    "load, 32 clients × 30 s: errors": "0",
+}
 
 
 def _value(value: float | None, unit: str) -> str:
@@ -42,11 +67,13 @@ def row(figure: Figure) -> tuple[str, ...]:
         reference = f"{reference} ({figure.reference_name})"
     return (
         f"{figure.key}. {figure.name}",
+        figure.db,
         _value(figure.measured, figure.unit),
         reference,
         "—" if figure.ratio is None else f"{figure.ratio:.2f}×",
         figure.target,
         _met(figure),
+        BEFORE.get(figure.name, "") if figure.db == "PG" else "",
     )
 
 
@@ -65,11 +92,11 @@ def table(figures: list[Figure]) -> str:
 
 
 def notes(figures: list[Figure]) -> list[str]:
-    return [f"{f.key}. {note}" for f in figures for note in f.notes]
+    return [f"{f.key} ({f.db}). {note}" for f in figures for note in f.notes]
 
 
 def errors(figures: list[Figure]) -> list[str]:
-    return [f"{f.key}. {f.name}: {f.error}" for f in figures if f.error]
+    return [f"{f.key} ({f.db}). {f.name}: {f.error}" for f in figures if f.error]
 
 
 def _cpu_model() -> str:
@@ -106,15 +133,14 @@ def _commit() -> str:
     return out.stdout.strip()
 
 
-def machine(database_engine: str, redis_version: str) -> dict[str, Any]:
+def machine(engines: str) -> dict[str, Any]:
     return {
         "nproc": os.cpu_count(),
         "memory_gb": round(_memory_gb(), 1),
         "cpu_model": _cpu_model(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "database": database_engine,
-        "redis": redis_version,
+        "databases": engines,
         "commit": _commit(),
     }
 
@@ -122,7 +148,7 @@ def machine(database_engine: str, redis_version: str) -> dict[str, Any]:
 def machine_line(facts: dict[str, Any]) -> str:
     return (
         f"{facts['nproc']} CPUs ({facts['cpu_model']}), {facts['memory_gb']} GB RAM, "
-        f"Python {facts['python']}, {facts['database']}, Redis {facts['redis']}"
+        f"Python {facts['python']}, {facts['databases']}"
     )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
+import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,13 +18,13 @@ import requests
 
 from bench import db, store
 from bench.http import ACCESS_LOG_FORMAT, AccessLog, Site
-from bench.procs import HOST, BenchError, Proc, Stack, free_port, wait_http, wait_log
+from bench.procs import HOST, ROOT, BenchError, Proc, Stack, free_port, wait_http, wait_log
 
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 ORG = "acme"
 ORG_TOKEN = "psk_live_sandbox_acme"  # the sandbox's token for its "Acme Corp" organization
 USERNAME = "bench"
-SANDBOX_LATENCY_MS = 50
+PURGE_ATTEMPTS = 5
+SANDBOX_LATENCY_MS = 100  # per upstream response, as a real API across a network
 GUNICORN_WORKERS = 2
 GUNICORN_THREADS = 4
 _SESSION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
@@ -38,8 +41,10 @@ class Running:
     api_url: str
     big_session_id: str
     worker: Proc
-    redis: redis.Redis
+    redis: redis.Redis | None  # None in the embedded set-up (file cache, filesystem broker)
     tmp: Path
+    helper: Helper
+    purge_retries: int = 0  # purges that met a page being written (see purge_store)
 
     # --- the sandbox API ------------------------------------------------------------------
 
@@ -57,26 +62,76 @@ class Running:
     # --- the cache and the store --------------------------------------------------------------
 
     def flush_cache(self) -> int:
-        """Delete the product's cache keys only: the Celery broker shares this Redis database."""
-        keys = list(self.redis.scan_iter(match="reviewer:*", count=1000))
-        if keys:
-            self.redis.delete(*keys)
+        """Delete the product's cache entries only (on Redis the Celery broker shares the
+        database): the next view asks upstream again."""
+        return int(self.helper.call("flush"))
 
-    def forget_rendered(self) -> None:
-        """Delete what was rendered or derived from the store (chunks, counts, summaries),
-        so the next view computes it again: the cold path after a store change."""
-        for pattern in ("*:chunk-*", "*:kind-counts:*", "*:first-ts:*", "*:summary*"):
-            keys = list(self.redis.scan_iter(match=f"reviewer:{pattern}", count=1000))
-            if keys:
-                self.redis.delete(*keys)
-        return len(keys)
+    def forget_rendered(self, session_id: str) -> None:
+        """Make everything rendered or derived from the session's store unreachable (chunks,
+        counts, turns, map, summaries), with the product's own `fragments.forget_session`,
+        so the next view computes it again from the store: the cold path."""
+        self.helper.call("forget", ORG, _checked(session_id))
 
     def purge_store(self, session_id: str) -> int:
-        """Empty a session's local store through Django; returns the events removed."""
-        if not _SESSION_ID_RE.match(session_id):
-            raise BenchError(f"not a session id: {session_id!r}")
-        output = self.stack.run("purge", manage(*store.purge_command(ORG, session_id)))
-        return int(store.parse(output)["purged"])
+        """Empty a session's local store through Django; returns the events removed.
+
+        On PostgreSQL a purge that meets a worker writing a page of the same session can
+        fail on the events' foreign key (the page committed between the purge's deletes);
+        the worker stops at its next page, so the purge is tried again."""
+        for attempt in range(PURGE_ATTEMPTS):
+            try:
+                return int(self.helper.call("purge", ORG, _checked(session_id)))
+            except BenchError as exc:
+                if "IntegrityError" not in str(exc) or attempt == PURGE_ATTEMPTS - 1:
+                    raise
+                self.purge_retries += 1
+                time.sleep(0.5)
+        raise AssertionError("unreachable")
+
+
+def _checked(session_id: str) -> str:
+    if not _SESSION_ID_RE.match(session_id):
+        raise BenchError(f"not a session id: {session_id!r}")
+    return session_id
+
+
+class Helper:
+    """`bench.store.serve()` in a `manage.py shell` of the stack: one JSON line per call."""
+
+    def __init__(self, stack: Stack) -> None:
+        log = stack.logs / "helper.log"
+        with log.open("ab") as err:
+            popen = subprocess.Popen(
+                manage(*store.COMMAND),
+                cwd=ROOT,
+                env=stack.env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                start_new_session=True,
+            )
+        self.proc = Proc("helper", popen, log)  # type: ignore[arg-type]
+        stack.procs.append(self.proc)
+
+    def call(self, name: str, *args: object) -> object:
+        popen = self.proc.popen
+        assert popen.stdin is not None and popen.stdout is not None
+        try:
+            popen.stdin.write(json.dumps({"do": name, "args": list(args)}) + "\n")
+            popen.stdin.flush()
+            while True:
+                line = popen.stdout.readline()
+                if not line:
+                    raise BenchError(f"the bench helper stopped:\n{self.proc.tail()}")
+                if line.startswith(store.MARKER):
+                    break
+        except BrokenPipeError:
+            raise BenchError(f"the bench helper stopped:\n{self.proc.tail()}") from None
+        answer = json.loads(line[len(store.MARKER) :])
+        if "error" in answer:
+            raise BenchError(f"bench helper {name}{args!r}: {answer['error']}")
+        return answer["ok"]
 
 
 def manage(*args: str) -> list[str]:
@@ -85,11 +140,15 @@ def manage(*args: str) -> list[str]:
 
 def _environment(tmp: Path, database: db.Database) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop("REDIS_URL", None)
+    if database.redis_url:
+        env["REDIS_URL"] = database.redis_url
     env.update(
         {
             "REVIEWER_VAR_DIR": str(tmp / "var"),
+            # The embedded set-up's SQLite, in the run's own directory (the default path is
+            # the checkout's db.sqlite3); no REDIS_URL there: file cache, filesystem broker.
             "DATABASE_URL": database.url,
-            "REDIS_URL": REDIS_URL,
             "SECRET_KEY": secrets.token_urlsafe(50),
             "DEBUG": "0",
             "DJANGO_SETTINGS_MODULE": "reviewer.settings",
@@ -194,27 +253,32 @@ def _start_worker(stack: Stack) -> Proc:
 
 def start(stack: Stack, tmp: Path, database: db.Database) -> Running:
     """Start every process and log in; `stack.stop()` undoes it (the caller's `finally`)."""
-    cache = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
-    try:
-        cache.flushdb()  # db 14 belongs to the benchmark
-    except redis.RedisError as exc:
-        raise BenchError(f"Redis at {REDIS_URL} is not usable: {exc}") from None
+    cache = None
+    if database.redis_url:
+        cache = redis.Redis.from_url(database.redis_url, socket_timeout=5)
+        try:
+            cache.flushdb()  # this database belongs to the benchmark
+        except redis.RedisError as exc:
+            raise BenchError(f"Redis at {database.redis_url} is not usable: {exc}") from None
     api_url, big = _start_sandbox(stack)
     password = secrets.token_urlsafe(12)
     _prepare_database(stack, api_url, password)
     web_url, access_log = _start_web(stack, tmp)
     worker = _start_worker(stack)
+    helper = Helper(stack)
     site = Site(web_url, access_log)
     site.login(USERNAME, password)
-    return Running(stack, database, site, web_url, api_url, big, worker, cache, tmp)
+    return Running(stack, database, site, web_url, api_url, big, worker, cache, tmp, helper)
 
 
-def clear_redis() -> None:
-    """Leave database 14 empty, as a run found it (cache entries and broker keys)."""
+def clear_redis(database: db.Database) -> None:
+    """Leave the Redis database empty, as a run found it (cache entries and broker keys)."""
+    if not database.redis_url:
+        return
     try:
-        redis.Redis.from_url(REDIS_URL, socket_timeout=5).flushdb()
+        redis.Redis.from_url(database.redis_url, socket_timeout=5).flushdb()
     except redis.RedisError as exc:
-        print(f"warning: could not flush {REDIS_URL}: {exc}")
+        print(f"warning: could not flush {database.redis_url}: {exc}")
 
 
 def new_stack(tmp: Path, database: db.Database) -> Stack:

@@ -54,7 +54,7 @@ def _cold(run: Running, path: str, n: int) -> list[Sample]:
     """`n` views of `path`, each right after the rendered and derived entries are forgotten."""
     samples = []
     for _ in range(n):
-        run.forget_rendered()
+        run.forget_rendered(run.big_session_id)
         samples.append(expect_ok(run.site.get(path, htmx=True)))
     run.site.fill_server_times(samples)
     return samples
