@@ -68,7 +68,7 @@ def test_read_a_big_timeline_scroll_filter_search_and_jump(
 
     page.locator(".kinds-menu > summary").click()
     page.locator(".kinds label", has_text="Command").locator("input").check()
-    expect(page).to_have_url(re.compile("kind=command"))
+    expect(page).to_have_url(re.compile("kind=command"), timeout=15_000)
     expect(page.locator(".timeline > li.ev").first).to_have_attribute("data-kind", "command")
 
     command = StoredEvent.objects.filter(
