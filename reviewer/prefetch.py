@@ -170,6 +170,7 @@ def prefetch(
     progress: Callable[[TimelineSync], None] | None = None,
     page_size: int | None = None,
     max_pages: int | None = None,
+    session: upstream.Session | None = None,
 ) -> PrefetchResult:
     """Bring the local store of one session up to date with upstream (or, with `max_pages`,
     store that many pages and stop: "partial", for a page that shows its first events at once
@@ -181,6 +182,7 @@ def prefetch(
     4. Otherwise page through the timeline from the last stored event, writing each page.
     5. If an ended session came up short, walk it once more to fill the gaps.
     6. Release the lease, then put the new events into the search index.
+    `session`, when the caller has just read it, saves asking upstream for it again.
     Transient upstream errors propagate (after the client's own retries) so the caller can
     retry later; the stored events and cursor are kept either way. A page of which no event
     can be stored stops the fetch with "blocked", naming the event, without automatic retries.
@@ -198,7 +200,7 @@ def prefetch(
         return PrefetchResult("busy", sync.events_stored)
     pages = 0
     try:
-        result = _walk(org, sync, token, client, page_size, progress, max_pages)
+        result = _walk(org, sync, token, client, page_size, progress, max_pages, session)
         pages = result.pages
     except (LeaseLost, SessionPurged, TimelineSync.DoesNotExist):
         still_here = TimelineSync.objects.filter(pk=sync.pk).exists()
@@ -242,11 +244,12 @@ def _walk(
     page_size: int,
     progress: Callable[[TimelineSync], None] | None,
     max_pages: int | None = None,
+    known: upstream.Session | None = None,
 ) -> PrefetchResult:
     """Steps 2–5 of `prefetch`, under the lease; releases it when done."""
     session_id = sync.session_id
     try:
-        session = client.get_session(session_id)
+        session = known or client.get_session(session_id)
     except promptster.NotFound:
         # Nothing more will ever arrive: session_ended keeps periodic resyncs away.
         sync.release(
@@ -268,7 +271,9 @@ def _walk(
 
     pages = 0
     after = sync.last_event_id or None
-    for page in _read_ahead(client.iter_timeline(session_id, after=after, limit=page_size)):
+    pages_of = client.iter_timeline(session_id, after=after, limit=page_size)
+    # Reading ahead only pays when more pages are wanted than the one in hand.
+    for page in pages_of if max_pages == 1 else _read_ahead(pages_of):
         if page.events or page.unusable:
             _store_page(sync, token, page)
         pages += 1

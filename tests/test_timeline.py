@@ -291,3 +291,17 @@ def test_a_poll_that_finds_nothing_new_keeps_polling_from_the_same_place(
     prefetch.prefetch(org_a, session["id"])  # the worker stores the rest
     poll = as_carol.get(url, {"after": last}, headers={"HX-Request": "true"})
     assert len(event_ids(poll)) > 0
+
+
+def test_opening_a_never_fetched_session_asks_upstream_once_for_each_thing(
+    as_carol, acme_sessions, sandbox
+) -> None:
+    """The first events come from one timeline page; the session is read once, not again by
+    the fetch that stores that page, and no second page is read ahead only to be dropped."""
+    session = next(s for s in acme_sessions if s["endedAt"] and 600 < s["eventCount"] < 3000)
+    sandbox.reset_stats()
+    page = as_carol.get(f"/sessions/{session['id']}/?view=events")
+    assert len(event_ids(page)) == 200
+    calls = sandbox.stats()["by_route"]
+    assert calls.get("GET /v1/sessions/:id/timeline") == 1
+    assert calls.get("GET /v1/sessions/:id", 0) <= 1

@@ -244,7 +244,7 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     session = fetched.value
     sync = timeline.get_sync(org, session_id)
     if not fetched.gone_upstream and _never_fetched(sync):
-        _first_page(org, session_id, sync)
+        _first_page(org, session, sync)
     broker_down = False if fetched.gone_upstream else not tasks.fetch_if_needed(org, sync)
     params = parse_timeline_params(request.GET)
     place = Place.for_member(org, session.id, sync)
@@ -279,17 +279,20 @@ def _never_fetched(sync: timeline.TimelineSync) -> bool:
     return sync.events_stored == 0 and sync.state == timeline.TimelineSync.State.IDLE
 
 
-def _first_page(org: Organization, session_id: str, sync: timeline.TimelineSync) -> None:
+def _first_page(
+    org: Organization, session: upstream.Session, sync: timeline.TimelineSync
+) -> None:
     """Store the first events of a session nobody has opened yet, within this request, so
     its page shows them at once; the worker then fetches the rest from there. An upstream
     failure here is the worker's to retry: the page opens either way."""
     try:
         prefetch.prefetch(
             org,
-            session_id,
+            session.id,
             client=promptster.client_for(org),
             page_size=FIRST_PAGE,
             max_pages=1,
+            session=session,
         )
     except promptster.PromptsterError:
         # Not a failed fetch: the worker is asked at once, with its patient retries.
