@@ -356,8 +356,14 @@ def purge(org: Organization, session_id: str) -> int:
     sync = TimelineSync.objects.filter(organization=org, session_id=session_id).first()
     if sync is None:
         return 0
-    count = sync.events_stored
     with transaction.atomic():
+        # The worker writes each page holding this row's lock: taking it first means a page in
+        # flight is either committed before the delete (and deleted with the rest) or finds
+        # the row gone and stops, never a page committed between the deletes.
+        locked = TimelineSync.objects.select_for_update().filter(pk=sync.pk).first()
+        if locked is None:
+            return 0
+        count = locked.events_stored
         EventText.objects.filter(sync=sync).delete()
         StoredEvent.objects.filter(sync=sync).delete()
         sync.delete()
