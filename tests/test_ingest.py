@@ -404,3 +404,13 @@ def test_each_event_knows_its_turn_across_pages(org_a, sandbox) -> None:
         ("command", 4),
     ]
     assert [e.subject for e in stored][2:4] == ["Read", "commit"]
+
+
+def test_stored_json_is_compact_and_keeps_what_a_fast_writer_refuses() -> None:
+    """The raw copy is written by orjson; a lone surrogate or a huge integer, which it
+    refuses, still comes out as JSON.stringify would write it."""
+    from reviewer import text
+
+    assert text.dumps({"a": "é\n", "b": [1, 2.5, None]}) == '{"a":"é\\n","b":[1,2.5,null]}'
+    assert text.dumps({"t": "fix \ud83d"}) == '{"t":"fix \\ud83d"}'
+    assert text.dumps({"n": 2**70}) == '{"n":%d}' % 2**70

@@ -279,9 +279,7 @@ def _never_fetched(sync: timeline.TimelineSync) -> bool:
     return sync.events_stored == 0 and sync.state == timeline.TimelineSync.State.IDLE
 
 
-def _first_page(
-    org: Organization, session: upstream.Session, sync: timeline.TimelineSync
-) -> None:
+def _first_page(org: Organization, session: upstream.Session, sync: timeline.TimelineSync) -> None:
     """Store the first events of a session nobody has opened yet, within this request, so
     its page shows them at once; the worker then fetches the rest from there. An upstream
     failure here is the worker's to retry: the page opens either way."""
