@@ -413,4 +413,4 @@ def test_stored_json_is_compact_and_keeps_what_a_fast_writer_refuses() -> None:
 
     assert text.dumps({"a": "é\n", "b": [1, 2.5, None]}) == '{"a":"é\\n","b":[1,2.5,null]}'
     assert text.dumps({"t": "fix \ud83d"}) == '{"t":"fix \\ud83d"}'
-    assert text.dumps({"n": 2**70}) == '{"n":%d}' % 2**70
+    assert text.dumps({"n": 2**70}) == f'{{"n":{2**70}}}'
