@@ -115,3 +115,20 @@ def test_a_plan_update_shows_only_what_changed(sync) -> None:
     ]
     only_third = turns.plan_updates(sync, [seqs["plan3"]])
     assert only_third[seqs["plan3"]] == changes[seqs["plan3"]]
+
+
+def test_a_warm_turns_page_renders_without_the_list_of_turns(as_carol, sync, monkeypatch) -> None:
+    """The unfiltered first chunk is rendered once per store version: a long session's page
+    must not load (and rebuild) every turn it has to show the first few headers."""
+    from reviewer.views import timeline as timeline_views
+
+    url = f"/sessions/{sync.session_id}/"
+    first = as_carol.get(url).content.decode()
+    assert 'data-turn="start"' in first or "data-turn=" in first
+
+    def unexpected(*args, **kwargs):
+        raise AssertionError("the list of turns was loaded for a warm page")
+
+    monkeypatch.setattr(timeline_views, "_turn_list", unexpected)
+    again = as_carol.get(url).content.decode()
+    assert again.count("data-turn=") == first.count("data-turn=")

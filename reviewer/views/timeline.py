@@ -306,17 +306,49 @@ def turn_chunk(
 ) -> tuple[SafeString, list[str], dict[str, Any]]:
     """A chunk of turn headers: the first `TURN_CHUNK`, those after `after_turn`, or those
     around the turn holding `params.at` / `open_key` (opened). With a filter, only the turns
-    holding a match, each opened on its matches."""
-    flt = params.filter
+    holding a match, each opened on its matches. Unfiltered chunks are rendered once per
+    version of the store, so a warm page never loads the whole list of turns."""
     notices = list(params.notices)
-    found = _turn_list(place, flt)
-    target = None
     target_key = params.at or open_key
-    if target_key:
-        try:
-            target = _turn_of(place, target_key)
-        except Http404:
-            notices.append("That event is not stored (yet); showing the start.")
+    if not params.filter.active and not target_key:
+        version = f"{timeline.store_version(place.sync)}|{start.isoformat() if start else ''}"
+        data = fragments.chunk_html(
+            place.org,
+            place.sync,
+            f"turns|{after_turn}",
+            version,
+            lambda: _turn_rows(place, params, start, after_turn, None),
+        )
+    else:
+        target = None
+        if target_key:
+            try:
+                target = _turn_of(place, target_key)
+            except Http404:
+                notices.append("That event is not stored (yet); showing the start.")
+        data = _turn_rows(place, params, start, after_turn, target)
+    last = data["last"]
+    tail = {
+        "more_url": f"turns/?{params.query(after_turn=last)}" if data["more"] else "",
+        "live_url": f"turns/?{params.query(after_turn=last, live=1)}"
+        if place.sync.is_active and not data["more"]
+        else "",
+        "empty": after_turn is None and not data["total"],
+        "total": data["total"],
+    }
+    return mark_safe(data["html"]), notices, tail  # noqa: S308 - rendered by our template
+
+
+def _turn_rows(
+    place: Place,
+    params: TimelineParams,
+    start: datetime | None,
+    after_turn: int | None,
+    target: int | None,
+) -> dict[str, Any]:
+    """The chunk's rendered rows and where it ends: {html, more, last, total}."""
+    flt = params.filter
+    found = _turn_list(place, flt)
     if after_turn is not None:
         chunk = [t for t in found if t.seq > after_turn][:TURN_CHUNK]
     elif target is not None and any(t.seq == target for t in found):
@@ -334,19 +366,12 @@ def turn_chunk(
             from_seq = max(turn.first_seq, at_seq - CONTEXT_BEFORE_TARGET) if at_seq else None
             opened[turn.seq] = _turn_events(place, turn, flt, start, from_seq=from_seq)
     context = _turn_context(place, params, found, chunk, opened=opened)
-    html = render_to_string("sessions/turns.html#turn-rows", context)
-    last = chunk[-1].seq if chunk else (after_turn if after_turn is not None else -2)
-    more = bool(chunk) and found[-1].seq != chunk[-1].seq
-    tail = {
-        "more_url": f"turns/?{params.query(after_turn=last)}" if more else "",
-        "live_url": f"turns/?{params.query(after_turn=last, live=1)}"
-        if place.sync.is_active and not more
-        else "",
-        "last_turn": chunk[-1] if chunk else None,
-        "empty": after_turn is None and not found,
+    return {
+        "html": render_to_string("sessions/turns.html#turn-rows", context),
+        "more": bool(chunk) and found[-1].seq != chunk[-1].seq,
+        "last": chunk[-1].seq if chunk else (after_turn if after_turn is not None else -2),
         "total": len(found),
     }
-    return mark_safe(html), notices, tail  # noqa: S308 - rendered by our template
 
 
 def render_turns(request: HtmxHttpRequest, place: Place, session: Session | None) -> HttpResponse:
