@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, F, Window
+from django.db.models.functions import RowNumber
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.safestring import SafeString
@@ -76,6 +77,22 @@ def _assessments(org: Organization) -> list[upstream.Assessment]:
         return []
 
 
+def _first_hits(events: EventQuerySet, sync_ids: list[int]) -> dict[int, list[StoredEvent]]:
+    """The first `HITS_PER_GROUP` matching events of each of these sessions, in one query (the
+    text match runs once, not once per session)."""
+    ranked = (
+        events.filter(sync__in=sync_ids)
+        .for_display()
+        .annotate(rank=Window(RowNumber(), partition_by=[F("sync")], order_by=F("seq").asc()))
+        .filter(rank__lte=HITS_PER_GROUP)
+        .order_by("sync", "seq")
+    )
+    found: dict[int, list[StoredEvent]] = {}
+    for event in ranked:
+        found.setdefault(event.sync_id, []).append(event)
+    return found
+
+
 def _results(
     org: Organization, params: SearchParams, titles: dict[str, str], context: dict[str, Any]
 ) -> dict[str, Any]:
@@ -106,6 +123,7 @@ def _results(
     events = search.filter_matching(events, params.q, list(by_pk))
     counts = list(events.values("sync").annotate(n=Count("id")).order_by("-n", "sync"))
     page = Paginator(counts, GROUPS_PER_PAGE).get_page(params.page)
+    hits_of = _first_hits(events, [row["sync"] for row in page.object_list])
     groups = []
     for row in page.object_list:
         sync = by_pk[row["sync"]]
@@ -117,7 +135,7 @@ def _results(
             session=session,
             assessment=titles.get(assessment_id, assessment_id),
         )
-        hits = events.filter(sync=sync).for_display().order_by("seq")[:HITS_PER_GROUP]
+        hits = hits_of.get(sync.pk, [])
         base = f"/sessions/{sync.session_id}/"
         for view in rendering.present(hits, None, base=base):
             group.hits.append(
