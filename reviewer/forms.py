@@ -225,6 +225,7 @@ class ShareForm(forms.Form):
         label="Expires in (hours)",
     )
     note = forms.CharField(max_length=200, required=False, label="Note (optional)")
+    include_notes = forms.BooleanField(required=False, label="Include reviewers' notes")
 
 
 class OrganizationForm(forms.Form):

@@ -33,7 +33,9 @@ from reviewer import (
 from reviewer.forms import PAGE_SIZES, parse_list_params, parse_timeline_params
 from reviewer.models import Organization, ShareLink
 from reviewer.rendering import date_label, visible_controls
+from reviewer.review.slots import review_slots
 from reviewer.templatetags.reviewer_tags import duration
+from reviewer.views import review
 from reviewer.views.common import HtmxHttpRequest, member_view
 from reviewer.views.timeline import Place, timeline_context, view_of
 
@@ -224,6 +226,7 @@ def prefetch_all(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 @member_view
+@review_slots
 def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     """One session: its fields, prefetch progress, timeline and attribution panel."""
     membership = access.get_membership(request)
@@ -251,8 +254,14 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
         .select_related("created_by")
         .order_by("-created_at"),
         "panel_html": fragments.summary_html(org, session, sync, audience="member"),
+        **review.panel_context(membership, session.id),
         **timeline_context(
-            place, session, params, view=view_of(request), open_key=request.GET.get("open", "")
+            place,
+            session,
+            params,
+            view=view_of(request),
+            open_key=request.GET.get("open", "")
+            or review.position_key(membership, request.user.pk, session.id),
         ),
     }
     if request.htmx and request.htmx.target == "timeline-section":
