@@ -16,6 +16,7 @@ from django.http import QueryDict
 
 from reviewer.converters import KEY_PATTERN
 from reviewer.models import Organization, Role, ShareLink
+from reviewer.review.listing import parse_review
 from reviewer.timeline import ATTRIBUTIONS, TimelineFilter
 from reviewer.upstream import ID_RE, SESSIONS_MAX_LIMIT
 
@@ -66,11 +67,13 @@ class ListParams:
     limit: int = 20
     offset: int = 0
     notices: list[str] = field(default_factory=list)
+    review: str = ""  # hiring review state: not_started, scored, decided (reviewer.review)
 
     def query(self, **overrides: object) -> str:
         values = {
             "assessmentId": self.assessment_id,
             "sourceService": self.source_service,
+            "review": self.review,
             "limit": self.limit,
             "offset": self.offset,
         } | overrides
@@ -98,6 +101,7 @@ def parse_list_params(query: QueryDict) -> ListParams:
             query.get("offset"), name="offset", default=0, lo=0, hi=MAX_OFFSET, notices=notices
         ),
         notices=notices,
+        review=parse_review(query.get("review")),
     )
 
 

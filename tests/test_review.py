@@ -482,3 +482,114 @@ def test_share_links_include_notes_only_when_ticked(as_bob, sid) -> None:
     assertContains(with_notes, f'data-note-for="{event_id}"')
     assertNotContains(with_notes, "Add a note")
     assertNotContains(with_notes, "csrfmiddlewaretoken")
+
+
+# --- review state, cohort columns, read position ------------------------------------------------
+
+
+def test_the_list_shows_and_filters_by_review_state(as_bob, as_alice, sid) -> None:
+    as_bob.post(f"/sessions/{sid}/notes/", {"event_id": first_event(sid), "body": "n"})
+    page = as_bob.get(f"/sessions/?assessmentId={ASSESSMENT}")
+    assertContains(page, 'data-review-state="not_started"')
+    assertContains(page, "1 note")
+    as_bob.post(f"/sessions/{sid}/scorecard/", card(submit="1"))
+    assertContains(as_bob.get(f"/sessions/?assessmentId={ASSESSMENT}"), "1 scorecard")
+    scored = as_bob.get(f"/sessions/?assessmentId={ASSESSMENT}&review=scored")
+    assertContains(scored, f'data-session-id="{sid}"')
+    assertNotContains(
+        as_bob.get(f"/sessions/?assessmentId={ASSESSMENT}&review=decided"),
+        f'data-session-id="{sid}"',
+    )
+    as_alice.post(f"/sessions/{sid}/decision/", decide(decision="hold"))
+    decided = as_bob.get(f"/sessions/?assessmentId={ASSESSMENT}&review=decided")
+    assertContains(decided, f'data-session-id="{sid}"')
+    assertContains(decided, "Decided: hold")
+
+
+def csv_row(text: str, sid: str) -> str:
+    return next(line for line in text.splitlines() if f'"{sid}"' in line)
+
+
+def test_the_cohort_medians_are_blind_aware_on_the_page_and_in_the_csv(
+    as_bob, as_dave, as_carol, sid
+) -> None:
+    as_bob.post(f"/sessions/{sid}/scorecard/", card(score_communication="5", submit="1"))
+    as_dave.post(f"/sessions/{sid}/scorecard/", card(score_communication="2"))
+    hidden = as_dave.get(f"/assessments/{ASSESSMENT}/")
+    assertNotContains(hidden, 'data-median="communication"')
+    csv_hidden = as_dave.get(f"/assessments/{ASSESSMENT}/cohort.csv").content.decode()
+    assert csv_hidden.splitlines()[0].endswith('"median_communication"')
+    assert csv_row(csv_hidden, sid).endswith('"scored","","","","","",""')
+    shown = as_bob.get(f"/assessments/{ASSESSMENT}/")
+    assertContains(shown, '<td class="num" data-median="communication">5</td>', html=False)
+    csv_shown = as_bob.get(f"/assessments/{ASSESSMENT}/cohort.csv").content.decode()
+    assert csv_row(csv_shown, sid).endswith('"scored","","4","3","","2","5"')
+    row = f'data-session-id="{sid}"'
+    assertContains(as_carol.get(f"/assessments/{ASSESSMENT}/?review=scored"), row)
+    assertNotContains(as_carol.get(f"/assessments/{ASSESSMENT}/?review=decided"), row)
+
+
+def test_the_session_reopens_where_the_reviewer_stopped(as_bob, as_dave, sid) -> None:
+    events = list(
+        StoredEvent.objects.filter(sync__session_id=sid)
+        .order_by("seq")
+        .values_list("event_id", flat=True)
+    )
+    assert as_bob.post(f"/sessions/{sid}/position/", {"event_id": events[2]}).status_code == 302
+    as_bob.post(f"/sessions/{sid}/position/", {"event_id": events[0]})  # not further: kept
+    page = as_bob.get(f"/sessions/{sid}/")
+    assertContains(page, "You were here")
+    assertContains(page, f'id="turn-{events[2]}"')
+    assert (
+        'class="turn open" id="turn-' + events[2]
+        in page.content.decode().replace('class="turn open"', 'class="turn open"')
+        or f'data-notes-slot="{events[2]}"><p class="you-were-here"' in page.content.decode()
+    )
+    assertNotContains(as_dave.get(f"/sessions/{sid}/"), "You were here")
+    as_bob.post(f"/sessions/{sid}/position/", {"event_id": events[1], "mark": "1"})
+    assertContains(
+        as_bob.get(f"/sessions/{sid}/?open={events[1]}"),
+        f'data-notes-slot="{events[1]}"><p class="you-were-here"',
+        html=False,
+    )
+    assert as_bob.post(f"/sessions/{sid}/position/", {"event_id": "nope"}).status_code == 400
+
+
+# --- anonymized review ------------------------------------------------------------------------
+
+
+def test_anonymized_review_hides_names_from_reviewers_until_decided(
+    as_alice, as_bob, as_carol, org_a, sid
+) -> None:
+    from reviewer.review import anonymity
+
+    assert as_bob.post("/org/settings/review/", {"anonymized": "1"}).status_code == 403
+    assert as_alice.post("/org/settings/review/", {"anonymized": "1"}).status_code == 302
+    org_a.refresh_from_db()
+    alias = anonymity.alias(org_a, sid)
+    assert alias.startswith("Candidate ") and alias == anonymity.alias(org_a, sid)
+    surfaces = [
+        f"/sessions/{sid}/",
+        f"/sessions/?assessmentId={ASSESSMENT}",
+        f"/assessments/{ASSESSMENT}/",
+        f"/assessments/{ASSESSMENT}/cohort.csv",
+        f"/compare/?a={sid}",
+        f"/sessions/{sid}/files/",
+        f"/sessions/{sid}/attribution/",
+        "/search/?q=cache",
+    ]
+    for url in surfaces:
+        for client in (as_bob, as_carol):
+            body = client.get(url).content.decode()
+            assert "Rev Iewee" not in body, url
+        assertContains(as_alice.get(url), "Rev Iewee")
+    assertContains(as_bob.get(f"/sessions/{sid}/"), alias)
+    assertContains(as_bob.get(f"/sessions/?assessmentId={ASSESSMENT}"), alias)
+    response = as_bob.post(f"/sessions/{sid}/share/", {"expires_in_hours": 1})
+    shared = SHARE_URL.search(response.content.decode()).group(1)
+    assertNotContains(Client().get(shared), "Rev Iewee")
+    as_alice.post(f"/sessions/{sid}/decision/", decide())
+    assertContains(as_bob.get(f"/sessions/{sid}/"), "Rev Iewee")
+    as_alice.post("/org/settings/review/", {"anonymized": "0"})
+    changes = AuditEntry.objects.filter(action=AuditEntry.Action.ANONYMIZED_CHANGED)
+    assert [e.detail["anonymized"] for e in changes.order_by("id")] == [True, False]

@@ -26,6 +26,8 @@ from reviewer import (
     upstream,
 )
 from reviewer.models import Membership, TimelineSync
+from reviewer.review import anonymity
+from reviewer.review import cohort as review_columns
 from reviewer.views.common import HtmxHttpRequest, member_view
 from reviewer.views.timeline import Place
 
@@ -131,15 +133,19 @@ def assessment_cohort(request: HtmxHttpRequest, assessment_id: str) -> HttpRespo
     """Every session of an assessment in one sortable table, with distributions."""
     membership = access.get_membership(request)
     sort, descending, notices = _sort_params(request.GET)
-    found = cohort.cohort_for(membership.organization, assessment_id)
+    found = _cohort(membership, assessment_id)
     queued, broker_down = (0, False) if request.htmx else _fetch_missing(membership, found)
+    rows, review_context = review_columns.for_page(
+        membership, found.sorted_rows(sort, descending), request.GET.get("review")
+    )
     context: dict[str, Any] = {
         "queued": queued,
         "broker_down": broker_down,
         "assessment_id": assessment_id,
         "title": _assessment_title(membership, assessment_id),
         "cohort": found,
-        "rows": found.sorted_rows(sort, descending),
+        "rows": rows,
+        **review_context,
         "columns": _columns(sort, descending),
         "sort": sort,
         "dir": "desc" if descending else "asc",
@@ -165,6 +171,16 @@ def _fetch_missing(membership: Membership, found: cohort.Cohort) -> tuple[int, b
     return tasks.enqueue_some(org, missing)
 
 
+def _cohort(membership: Membership, assessment_id: str) -> cohort.Cohort:
+    """The cohort as this member may see it (aliases under anonymized review)."""
+    org = membership.organization
+    return cohort.cohort_for(
+        org,
+        assessment_id,
+        present=lambda sessions: anonymity.present_many(org, membership, sessions),
+    )
+
+
 class _Echo:
     """A file-like object whose write() returns the line, so csv.writer yields strings."""
 
@@ -178,11 +194,15 @@ def cohort_csv(request: HtmxHttpRequest, assessment_id: str) -> HttpResponse:
     """The cohort table as CSV, in the page's sort order; formula-like cells are neutralised."""
     membership = access.get_membership(request)
     sort, descending, _ = _sort_params(request.GET)
-    found = cohort.cohort_for(membership.organization, assessment_id)
+    found = _cohort(membership, assessment_id)
     writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
-    lines = [writer.writerow(cohort.csv_header())]
-    rows = cohort.csv_rows(found.sorted_rows(sort, descending))
-    lines += [writer.writerow(row) for row in rows]
+    lines = [writer.writerow(cohort.csv_header() + review_columns.csv_header())]
+    sorted_rows, _context = review_columns.for_page(
+        membership, found.sorted_rows(sort, descending), request.GET.get("review")
+    )
+    extra = review_columns.csv_cells(membership, sorted_rows)
+    rows = cohort.csv_rows(sorted_rows)
+    lines += [writer.writerow(row + more) for row, more in zip(rows, extra, strict=True)]
     response = HttpResponse("".join(lines), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="cohort-{assessment_id}.csv"'
     return response
@@ -227,7 +247,7 @@ def _compare_options(membership: Membership, sides: list[Side]) -> list[upstream
         ).value
     except promptster.PromptsterError:
         return []  # the picker still takes typed ids
-    return page.sessions
+    return anonymity.present_many(membership.organization, membership, page.sessions)
 
 
 @require_GET

@@ -33,6 +33,7 @@ from reviewer import (
 from reviewer.forms import PAGE_SIZES, parse_list_params, parse_timeline_params
 from reviewer.models import Organization, ShareLink
 from reviewer.rendering import date_label, visible_controls
+from reviewer.review import listing as review_listing
 from reviewer.review.slots import review_slots
 from reviewer.templatetags.reviewer_tags import duration
 from reviewer.views import review
@@ -72,13 +73,23 @@ def session_list(request: HtmxHttpRequest) -> HttpResponse:
     stale = False
     fetched_at = 0.0
     try:
-        fetched = cache.get_session_list(
-            org,
-            assessment_id=params.assessment_id,
-            source_service=params.source_service,
-            limit=params.limit,
-            offset=params.offset,
-        )
+        if params.review:
+            fetched = review_listing.reviewed_page(
+                membership,
+                params.review,
+                assessment_id=params.assessment_id,
+                source_service=params.source_service,
+                limit=params.limit,
+                offset=params.offset,
+            )
+        else:
+            fetched = cache.get_session_list(
+                org,
+                assessment_id=params.assessment_id,
+                source_service=params.source_service,
+                limit=params.limit,
+                offset=params.offset,
+            )
         page, stale, fetched_at = fetched.value, fetched.stale, fetched.fetched_at
     except promptster.PromptsterError as exc:
         error = exc.user_message
@@ -95,9 +106,14 @@ def session_list(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "params": params,
         "page": page,
-        "rows_html": _rows_html(org, params.query(), page, fetched_at, syncs, titles)
+        "rows_html": mark_safe(  # noqa: S308 - our rows, filled by our template
+            review_listing.fill_rows(
+                _rows_html(org, params.query(), page, fetched_at, syncs, titles), membership
+            )
+        )
         if page
         else "",
+        "review_states": review_listing.ReviewState.LABELS,
         "error": error,
         "stale": stale,
         "assessments": assessments,

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from reviewer import access, attribution, cache, fragments, promptster, timeline, upstream
 from reviewer.forms import ShareForm, parse_timeline_params
 from reviewer.models import AuditEntry, Role, ShareLink, hash_share_token, session_is_deleted
+from reviewer.review import anonymity
 from reviewer.review.slots import fill_shared_response
 from reviewer.views.common import HtmxHttpRequest, MemberRequest, member_view
 from reviewer.views.events import render_event, render_followups, render_jump
@@ -140,6 +141,7 @@ def _resolve_share(token: str) -> tuple[ShareLink, upstream.Session, Place]:
         session = cache.get_session(link.organization, link.session_id).value
     except promptster.NotFound:
         raise ShareUnavailable() from None
+    session = anonymity.present(link.organization, None, session)
     sync = timeline.get_sync(link.organization, link.session_id)
     base = reverse("shared-session", args=[token])
     return link, session, Place(link.organization, sync, session.id, base, shared=True)
