@@ -593,3 +593,51 @@ def test_anonymized_review_hides_names_from_reviewers_until_decided(
     as_alice.post("/org/settings/review/", {"anonymized": "0"})
     changes = AuditEntry.objects.filter(action=AuditEntry.Action.ANONYMIZED_CHANGED)
     assert [e.detail["anonymized"] for e in changes.order_by("id")] == [True, False]
+
+
+# --- the task on a real worker ----------------------------------------------------------------
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_the_sync_task_retries_a_503_with_backoff_on_a_real_worker(org_a, alice, sandbox) -> None:
+    import time
+
+    from celery.contrib.testing.worker import start_worker
+
+    from reviewer.celery import app
+    from reviewer.review.tasks import enqueue_sync
+
+    session_id = sandbox.state.add_session(
+        ACME["id"],
+        {"startedAt": "2026-11-03T10:00:00Z", "endedAt": "2026-11-03T11:00:00Z"},
+        [{"kind": "prompt", "ts": "2026-11-03T10:00:00Z", "data": {"text": "go"}}],
+    )
+    sync.record_decision(
+        org_a,
+        session_id,
+        alice,
+        verdict="advance",
+        scores={"code_quality": 5, "communication": 4},
+        notes={"code_quality": "tidy"},
+    )
+    sandbox.inject("status", status=503, count=1, route=POST_SCORES)
+    with start_worker(
+        app, pool="threads", concurrency=2, perform_ping_check=False, loglevel="WARNING"
+    ):
+        assert enqueue_sync(org_a, session_id)
+        assert enqueue_sync(org_a, session_id)  # a duplicate delivery writes nothing more
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not Decision.objects.get().synced:
+            time.sleep(0.2)
+        time.sleep(1)  # let the duplicate finish
+    decision = Decision.objects.get()
+    assert decision.synced and decision.sync_error == ""
+    assert posts(sandbox) == 2  # the refused 503, then one write
+    assert {
+        (s["dimension"], s["score"], s["notes"])
+        for s in sandbox.state.scores(ACME["id"], session_id)
+    } == {
+        ("code_quality", 5, "tidy"),
+        ("communication", 4, None),
+    }
