@@ -489,19 +489,19 @@ def test_share_links_include_notes_only_when_ticked(as_bob, sid) -> None:
 
 def test_the_list_shows_and_filters_by_review_state(as_bob, as_alice, sid) -> None:
     as_bob.post(f"/sessions/{sid}/notes/", {"event_id": first_event(sid), "body": "n"})
-    page = as_bob.get(f"/sessions/?assessmentId={ASSESSMENT}")
+    page = as_bob.get(f"/sessions/?assessmentId={ASSESSMENT}&limit=100")
     assertContains(page, 'data-review-state="not_started"')
     assertContains(page, "1 note")
     as_bob.post(f"/sessions/{sid}/scorecard/", card(submit="1"))
-    assertContains(as_bob.get(f"/sessions/?assessmentId={ASSESSMENT}"), "1 scorecard")
-    scored = as_bob.get(f"/sessions/?assessmentId={ASSESSMENT}&review=scored")
+    assertContains(as_bob.get(f"/sessions/?assessmentId={ASSESSMENT}&limit=100"), "1 scorecard")
+    scored = as_bob.get(f"/sessions/?assessmentId={ASSESSMENT}&limit=100&review=scored")
     assertContains(scored, f'data-session-id="{sid}"')
     assertNotContains(
-        as_bob.get(f"/sessions/?assessmentId={ASSESSMENT}&review=decided"),
+        as_bob.get(f"/sessions/?assessmentId={ASSESSMENT}&limit=100&review=decided"),
         f'data-session-id="{sid}"',
     )
     as_alice.post(f"/sessions/{sid}/decision/", decide(decision="hold"))
-    decided = as_bob.get(f"/sessions/?assessmentId={ASSESSMENT}&review=decided")
+    decided = as_bob.get(f"/sessions/?assessmentId={ASSESSMENT}&limit=100&review=decided")
     assertContains(decided, f'data-session-id="{sid}"')
     assertContains(decided, "Decided: hold")
 
@@ -570,7 +570,7 @@ def test_anonymized_review_hides_names_from_reviewers_until_decided(
     assert alias.startswith("Candidate ") and alias == anonymity.alias(org_a, sid)
     surfaces = [
         f"/sessions/{sid}/",
-        f"/sessions/?assessmentId={ASSESSMENT}",
+        f"/sessions/?assessmentId={ASSESSMENT}&limit=100",
         f"/assessments/{ASSESSMENT}/",
         f"/assessments/{ASSESSMENT}/cohort.csv",
         f"/compare/?a={sid}",
@@ -584,7 +584,7 @@ def test_anonymized_review_hides_names_from_reviewers_until_decided(
             assert "Rev Iewee" not in body, url
         assertContains(as_alice.get(url), "Rev Iewee")
     assertContains(as_bob.get(f"/sessions/{sid}/"), alias)
-    assertContains(as_bob.get(f"/sessions/?assessmentId={ASSESSMENT}"), alias)
+    assertContains(as_bob.get(f"/sessions/?assessmentId={ASSESSMENT}&limit=100"), alias)
     response = as_bob.post(f"/sessions/{sid}/share/", {"expires_in_hours": 1})
     shared = SHARE_URL.search(response.content.decode()).group(1)
     assertNotContains(Client().get(shared), "Rev Iewee")
@@ -641,3 +641,54 @@ def test_the_sync_task_retries_a_503_with_backoff_on_a_real_worker(org_a, alice,
         ("code_quality", 5, "tidy"),
         ("communication", 4, None),
     }
+
+
+def test_notes_key_on_the_stored_record_of_a_repeated_id(org_a, as_bob, sandbox) -> None:
+    session_id = sandbox.state.add_session(
+        ACME["id"],
+        {"startedAt": "2026-11-05T10:00:00Z", "endedAt": "2026-11-05T11:00:00Z"},
+        [
+            {
+                "id": "evt_twice",
+                "kind": "prompt",
+                "ts": "2026-11-05T10:00:00Z",
+                "data": {"text": "a"},
+            },
+            {
+                "id": "evt_twice",
+                "kind": "prompt",
+                "ts": "2026-11-05T10:01:00Z",
+                "data": {"text": "b"},
+            },
+        ],
+    )
+    prefetch.prefetch(org_a, session_id)
+    keys = [e.key for e in StoredEvent.objects.filter(sync__session_id=session_id).order_by("seq")]
+    assert keys == ["evt_twice", "evt_twice~2"]
+    as_bob.post(f"/sessions/{session_id}/notes/", {"event_id": "evt_twice~2", "body": "second"})
+    assert Note.objects.get().event_key == "evt_twice~2"
+    page = as_bob.get(f"/sessions/{session_id}/?view=events").content.decode()
+    slot = page.index('data-notes-slot="evt_twice~2"')
+    assert page.index('data-note-for="evt_twice"', slot) > slot
+    assert (
+        'data-notes-slot="evt_twice"></div>' not in page
+        or "second" not in page.split('data-notes-slot="evt_twice~2"')[0]
+    )
+
+
+def test_a_changed_decision_while_another_writer_holds_the_lease_is_written_later(
+    org_a, alice, sandbox, sid
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    sync.record_decision(org_a, sid, alice, verdict="hold", scores={"communication": 3}, notes={})
+    Decision.objects.update(
+        claim_token="other", claimed_until=timezone.now() + timedelta(seconds=30)
+    )
+    result = sync.sync_decision(org_a, sid)
+    assert result.outcome == sync.Outcome.BUSY and result.retry_later
+    Decision.objects.update(claim_token="", claimed_until=None)  # the other writer died
+    assert sync.sync_decision(org_a, sid).outcome == sync.Outcome.SYNCED
+    assert posts(sandbox) == 1

@@ -57,7 +57,9 @@ class SyncResult:
 
     @property
     def retry_later(self) -> bool:
-        return self.outcome == Outcome.FAILED
+        """Transient failure, or another writer held the lease (it may fail, or the decision
+        may have changed while it wrote): look again later; nothing is posted twice."""
+        return self.outcome in (Outcome.FAILED, Outcome.BUSY)
 
 
 def record_decision(
@@ -188,17 +190,16 @@ def sync_decision(
         return SyncResult(Outcome.UNCHANGED)
     if decision.sync_refused:
         return SyncResult(Outcome.REFUSED, decision.sync_error)
-    items = payload_of(decision)
-    if not items:
-        Decision.objects.filter(pk=decision.pk, version=decision.version).update(
-            synced_version=decision.version, synced_at=timezone.now(), sync_error=""
-        )
-        return SyncResult(Outcome.NOTHING_TO_WRITE)
     token = _claim(decision)
     if token is None:
         decision.refresh_from_db()
         return SyncResult(Outcome.UNCHANGED if decision.synced else Outcome.BUSY)
+    # What is written is read under the lease: the version marked synced is the one posted.
     decision.refresh_from_db()
+    items = payload_of(decision)
+    if not items:
+        _release(decision, token, synced_version=decision.version, synced_at=timezone.now())
+        return SyncResult(Outcome.NOTHING_TO_WRITE)
     client = client or promptster.client_for(org, retries=0, background=True)
     version = decision.version
     try:

@@ -250,6 +250,8 @@ def _sync_message(request: MemberRequest, result: sync.SyncResult) -> None:
         messages.success(request, "The final scores were written to Promptster.")
     elif result.outcome == sync.Outcome.REFUSED:
         messages.error(request, f"Promptster refused the final scores: {result.error}")
+    elif result.outcome == sync.Outcome.BUSY:
+        messages.info(request, "The final scores are being written to Promptster.")
     elif result.outcome == sync.Outcome.FAILED:
         messages.warning(
             request,
