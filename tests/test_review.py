@@ -173,6 +173,8 @@ def test_the_session_page_lists_notes_linking_to_their_events(as_bob, sid) -> No
     page = as_bob.get(f"/sessions/{sid}/")
     assertContains(page, f"#event-{event_id}")
     assertContains(page, "bob: look here")
+    # The (collapsed) turn holding the event says it has a note.
+    assertContains(page, f'data-turn-notes-slot="{event_id}">1 note</span>', html=False)
 
 
 # --- scorecards -------------------------------------------------------------------------------

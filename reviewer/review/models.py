@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from reviewer.models import Organization
+from reviewer.models import Organization, parse_event_key
 
 DIMENSIONS: tuple[tuple[str, str], ...] = (
     ("problem_decomposition", "Problem decomposition"),
@@ -64,6 +64,11 @@ class Note(models.Model):
 
     def __str__(self) -> str:
         return f"note by {self.author_name} on {self.event_key}"
+
+    @property
+    def event_id(self) -> str:
+        """The upstream id of the event (its key without a `~N` variant)."""
+        return parse_event_key(self.event_key)[0]
 
 
 class NoteRevision(models.Model):

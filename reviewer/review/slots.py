@@ -21,11 +21,23 @@ from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from reviewer.models import Organization, Role, ShareLink, parse_event_key
+from reviewer.models import (
+    Organization,
+    Role,
+    ShareLink,
+    StoredEvent,
+    TimelineSync,
+    event_key,
+    parse_event_key,
+)
 from reviewer.rendering.markdown import render_markdown
 from reviewer.review.models import Note, ReadPosition
+from reviewer.turns import START
 
 SLOT_RE = re.compile(r'<div class="ev-notes" data-notes-slot="([^"<>]{1,120})"></div>')
+TURN_SLOT_RE = re.compile(
+    r'<span class="turn-notes" data-turn-notes-slot="([^"<>]{1,120})"></span>'
+)
 _PLACEHOLDER = "__slotkey__"
 
 
@@ -75,11 +87,52 @@ def render_slot(reader: Reader, key: str) -> str:
     )
 
 
+def _notes_per_turn(reader: Reader) -> dict[str, int]:
+    """{turn key: notes on its events}: a collapsed turn says it holds notes."""
+    if not reader.notes:
+        return {}
+    sync = TimelineSync.objects.for_org(reader.org).filter(session_id=reader.session_id).first()
+    if sync is None:
+        return {}
+    wanted = [parse_event_key(k) for k in reader.notes]
+    rows = StoredEvent.objects.for_sync(sync).filter(
+        event_id__in=[event_id for event_id, _ in wanted]
+    )
+    turn_of = {
+        event_key(r.event_id, r.variant): r.turn for r in rows.only("event_id", "variant", "turn")
+    }
+    prompts = {
+        r.seq: event_key(r.event_id, r.variant)
+        for r in StoredEvent.objects.for_sync(sync)
+        .filter(seq__in=set(turn_of.values()))
+        .only("seq", "event_id", "variant")
+    }
+    counts: dict[str, int] = {}
+    for key, notes in reader.notes.items():
+        if key not in turn_of:
+            continue
+        turn = turn_of[key]
+        turn_key = START if turn < 0 else prompts.get(turn, "")
+        counts[turn_key] = counts.get(turn_key, 0) + len(notes)
+    return counts
+
+
 def fill(html: str, reader: Reader) -> str:
     """Fill every slot of `html` for `reader`."""
-    if "data-notes-slot" not in html:
+    if "data-notes-slot" not in html and "data-turn-notes-slot" not in html:
         return html
     _load_notes(reader)
+    if "data-turn-notes-slot" in html:
+        per_turn = _notes_per_turn(reader)
+
+        def turn_slot(match: re.Match[str]) -> str:
+            n = per_turn.get(match.group(1), 0)
+            inner = f"{n} note{'s' if n != 1 else ''}" if n else ""
+            return (
+                f'<span class="turn-notes" data-turn-notes-slot="{match.group(1)}">{inner}</span>'
+            )
+
+        html = TURN_SLOT_RE.sub(turn_slot, html)
     empty: str | None = None
 
     def replace(match: re.Match[str]) -> str:
@@ -104,7 +157,7 @@ def _fill_response(response: HttpResponseBase, reader_for: Callable[[], Reader])
         isinstance(response, HttpResponse)
         and response.status_code == 200
         and response.get("Content-Type", "").startswith("text/html")
-        and b"data-notes-slot" in response.content
+        and b"notes-slot" in response.content
     ):
         response.content = fill(response.content.decode(), reader_for()).encode()
 
