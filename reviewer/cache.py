@@ -62,7 +62,7 @@ def _safe_get(key: str) -> Any:
         return None
 
 
-def _safe_set(key: str, value: Any, timeout: int) -> None:
+def _safe_set(key: str, value: Any, timeout: int | None) -> None:
     try:
         cache.set(key, value, timeout)
     except Exception:
@@ -209,6 +209,10 @@ def _wait_for_peer(key: str, lock_key: str) -> Fetched[Any] | None:
         if remembered is not None:
             raise remembered
         if _safe_get(lock_key) is None:
+            # The holder may have stored its value and released the lock between our two reads.
+            entry = _safe_get(key)
+            if _entry_is_valid(entry):
+                return Fetched(entry["payload"], fetched_at=entry["at"], from_cache=True)
             return None
     return None
 
@@ -283,7 +287,7 @@ def list_all_sessions(
 def invalidate_session_lists(org: Organization) -> None:
     """Make every cached list of this organization a miss (after a delete)."""
     key = _key(org, "list-gen")
-    _safe_set(key, _list_generation(org) + 1, None)  # type: ignore[arg-type]
+    _safe_set(key, _list_generation(org) + 1, None)
 
 
 # --- one session ----------------------------------------------------------------------------

@@ -27,13 +27,13 @@ import secrets
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.core.cache import cache as django_cache
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
-from reviewer import attribution, cache, filehistory, sessionmap, timeline, upstream
+from reviewer import attribution, cache, filehistory, sessionmap, summarize, timeline, upstream
 from reviewer import turns as turns_module
 from reviewer.models import Organization, TimelineSync
 
@@ -108,7 +108,7 @@ def org_derived(org: Organization, name: str, version: str, compute: Callable[[]
     key = f"rv:v{SCHEMA}:{org.cache_scope}:org:{name}"
     entry = cache._safe_get(key)
     if isinstance(entry, dict) and entry.get("version") == version:
-        return entry["value"]  # type: ignore[no-any-return]
+        return entry["value"]
     value = compute()
     cache._safe_set(key, {"version": version, "value": value}, TTL)
     return value
@@ -129,7 +129,7 @@ def summary(
         session.id,
         "summary",
         attribution.summary_version(sync, session),
-        lambda: attribution.compute_summary(sync, session.started_at, session.ended_at),
+        lambda: summarize.compute_summary(sync, session.started_at, session.ended_at),
         load=attribution.summary_from_data,
         dump=attribution.summary_to_data,
     )
@@ -193,7 +193,7 @@ def kind_counts(org: Organization, sync: TimelineSync) -> tuple[dict[str, int], 
             timeline.count_matching(sync, timeline.TimelineFilter(failures_only=True)),
         ],
     )
-    return counts, failures
+    return cast(dict[str, int], counts), cast(int, failures)
 
 
 def first_ts(org: Organization, sync: TimelineSync) -> datetime | None:
@@ -231,17 +231,29 @@ def chunk_html(
     return derived(org, sync.session_id, f"chunk-{_digest(name)}", version, render)
 
 
-def turns(org: Organization, sync: TimelineSync) -> list[turns_module.Turn]:
-    """Every turn of the stored timeline, counted."""
+def _listed(
+    org: Organization,
+    sync: TimelineSync,
+    name: str,
+    compute: Callable[[TimelineSync], list[Any]],
+    row: Callable[..., Any],
+) -> list[Any]:
+    """A list of dataclass rows computed from the store, cached as plain dicts until the store
+    changes."""
     return derived(
         org,
         sync.session_id,
-        "turns",
+        name,
         timeline.store_version(sync),
-        lambda: turns_module.turns_of(sync),
-        load=lambda rows: [turns_module.Turn(**row) for row in rows],
-        dump=lambda found: [asdict(turn) for turn in found],
+        lambda: compute(sync),
+        load=lambda rows: [row(**r) for r in rows],
+        dump=lambda found: [asdict(item) for item in found],
     )
+
+
+def turns(org: Organization, sync: TimelineSync) -> list[turns_module.Turn]:
+    """Every turn of the stored timeline, counted."""
+    return _listed(org, sync, "turns", turns_module.turns_of, turns_module.Turn)
 
 
 def session_map(org: Organization, sync: TimelineSync) -> sessionmap.SessionMap:
@@ -259,15 +271,7 @@ def session_map(org: Organization, sync: TimelineSync) -> sessionmap.SessionMap:
 
 def files(org: Organization, sync: TimelineSync) -> list[filehistory.FileSummary]:
     """Every file the session touched."""
-    return derived(
-        org,
-        sync.session_id,
-        "files",
-        timeline.store_version(sync),
-        lambda: filehistory.files_of(sync),
-        load=lambda rows: [filehistory.FileSummary(**row) for row in rows],
-        dump=lambda found: [asdict(f) for f in found],
-    )
+    return _listed(org, sync, "files", filehistory.files_of, filehistory.FileSummary)
 
 
 def _digest(value: str) -> str:

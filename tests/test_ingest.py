@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from pytest_django.asserts import assertContains, assertNotContains
 
-from reviewer import diffs, prefetch, upstream
+from reviewer import diffs, lenient, prefetch, upstream
 from reviewer.models import StoredEvent, TimelineSync
 from tests.conftest import ACME
 from tests.test_attribution import _add, _ev, _p
@@ -200,8 +200,8 @@ def test_a_page_that_cannot_be_stored_stops_with_the_event_id_and_no_retry_loop(
     assert not prefetch.needs_sync(sync)  # views and beat never queue it again on their own
     page = as_carol.get(f"/sessions/{sid}/")
     assertContains(page, "Event poison-0 could not be stored")
-    assertContains(page, "Fetch now")
-    prefetch.mark_queued(sync, unblock=True)  # what "Fetch now" does
+    assertContains(page, "Try again now")
+    prefetch.mark_queued(sync, unblock=True)  # what "Try again now" does
     sync.refresh_from_db()
     assert sync.blocked_event_id == ""
 
@@ -213,7 +213,7 @@ def test_absurd_counts_are_clamped_instead_of_failing_the_insert(org_a, sandbox)
     )
     prefetch.prefetch(org_a, sid)
     (event,) = _stored(org_a, sid)
-    assert (event.lines_added, event.lines_removed) == (upstream.MAX_COUNT, 0)
+    assert (event.lines_added, event.lines_removed) == (lenient.MAX_COUNT, 0)
 
 
 # --- failures and counts ------------------------------------------------------------------------
@@ -299,7 +299,7 @@ def test_a_test_command_and_its_test_run_count_once(as_carol, tools_session) -> 
     ],
 )
 def test_every_rfc3339_form_parses(sent: str, expected: str | None) -> None:
-    parsed = upstream.parse_ts(sent)
+    parsed = lenient.parse_ts(sent)
     assert (parsed.isoformat() if parsed else None) == expected
 
 

@@ -136,7 +136,7 @@ def _render_flat(
     events = rendering.present(window.events, start, base="")
     if not flt.active and window.events:
         mark_idle(events, _previous_ts(sync, window.events[0].seq))
-    html = render_to_string("sessions/timeline.html#events", {"events": events})
+    html: str = render_to_string("sessions/timeline.html#events", {"events": events})
     if flt.q:
         html = highlight.mark_events(html, flt.q)
     return {
@@ -189,9 +189,11 @@ def chunk_context(
         "page_earlier_url": f"?{params.query(before=chunk['first'], view='events')}"
         if chunk["earlier"]
         else "",
-        "live_url": f"{fragment}?{params.query(after=chunk['last'])}"
-        if live and chunk["last"]
-        else (f"{fragment}?{params.query()}" if live and top else ""),
+        # An empty poll keeps polling from the same cursor: the tail must never vanish
+        # while the fetch goes on.
+        "live_url": f"{fragment}?{params.query(after=chunk['last'] or params.after)}"
+        if live
+        else "",
         "fetching": place.sync.is_active,
     }
 
@@ -258,7 +260,7 @@ def _turn_events(
         event.plan = plans.get(event.seq)
     if not flt.active and rows:
         mark_idle(events, _previous_ts(place.sync, rows[0].seq))
-    html = render_to_string("sessions/turns.html#turn-events", {"events": events})
+    html: str = render_to_string("sessions/turns.html#turn-events", {"events": events})
     if flt.q:
         html = highlight.mark_events(html, flt.q)
     return {"html": html, "last": events[-1].key if events else "", "more": more}
