@@ -4,10 +4,15 @@ them; every row carries its organization and the session id, as the store does."
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 
-from reviewer.models import Organization, parse_event_key
+from reviewer.stored import parse_event_key
+
+if TYPE_CHECKING:
+    from reviewer.models import Organization
 
 DIMENSIONS: tuple[tuple[str, str], ...] = (
     ("problem_decomposition", "Problem decomposition"),
@@ -43,7 +48,7 @@ class Note(models.Model):
     """A reviewer's note on one stored event (`event_key`: the stored key, `<id>~N` for a
     repeated id). Evidence, not a verdict: every member of the organization sees it."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    organization = models.ForeignKey("reviewer.Organization", on_delete=models.CASCADE)
     session_id = models.CharField(max_length=100)
     event_key = models.CharField(max_length=110)
     author = models.ForeignKey(
@@ -91,7 +96,7 @@ class Scorecard(models.Model):
     `scores` is `{dimension: 1..5}` (a dimension may be missing: unscored) and `notes`
     `{dimension: one line}`."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    organization = models.ForeignKey("reviewer.Organization", on_delete=models.CASCADE)
     session_id = models.CharField(max_length=100)
     reviewer = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -133,7 +138,7 @@ class Decision(models.Model):
     unchanged decision is never written again. `claim_token` / `claimed_until` is a lease
     taken with a conditional UPDATE: two workers never both write the same version."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    organization = models.ForeignKey("reviewer.Organization", on_delete=models.CASCADE)
     session_id = models.CharField(max_length=100)
     verdict = models.CharField(max_length=8, choices=Verdict.choices)
     scores = models.JSONField(default=dict, blank=True)
@@ -173,7 +178,7 @@ class ReadPosition(models.Model):
     """How far one reviewer has read a session: the furthest event seen, and an explicit
     "reviewed up to here" marker (either may be empty)."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    organization = models.ForeignKey("reviewer.Organization", on_delete=models.CASCADE)
     session_id = models.CharField(max_length=100)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     furthest_key = models.CharField(max_length=110, blank=True)
