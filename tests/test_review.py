@@ -140,8 +140,14 @@ def test_a_note_on_an_event_the_session_does_not_hold_is_refused(as_bob, sid) ->
     assert as_bob.post(f"/sessions/{sid}/notes/", {"event_id": "", "body": "x"}).status_code == 400
 
 
-def test_htmx_note_answers_the_filled_slot(as_bob, sid) -> None:
+def test_htmx_note_answers_the_filled_slot(as_bob, as_carol, sid) -> None:
     event_id = first_event(sid)
+    form = as_bob.get(f"/sessions/{sid}/notes/?event_id={event_id}", HTTP_HX_REQUEST="true")
+    assertContains(form, 'name="body"')
+    assertNotContains(form, "<html")
+    assertContains(as_bob.get(f"/sessions/{sid}/notes/?event_id={event_id}"), "<html")
+    assert as_bob.get(f"/sessions/{sid}/notes/?event_id=nope").status_code == 404
+    assert as_carol.get(f"/sessions/{sid}/notes/?event_id={event_id}").status_code == 403
     response = as_bob.post(
         f"/sessions/{sid}/notes/", {"event_id": event_id, "body": "hi"}, HTTP_HX_REQUEST="true"
     )

@@ -63,14 +63,30 @@ def panel_context(membership: Membership, session_id: str) -> dict[str, Any]:
 # --- notes ------------------------------------------------------------------------------------
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @member_view
 def note_create(request: MemberRequest, session_id: str) -> HttpResponse:
-    """POST `event_id`, `body`: a note on that event (reviewers and admins)."""
+    """POST `event_id`, `body`: a note on that event (reviewers and admins). GET with
+    `event_id`: the form (inline for htmx, a page without JavaScript)."""
     membership = access.get_membership(request)
     access.require_role(membership, Role.REVIEWER)
     session = access.get_session_for_member(membership, session_id).value
     org = membership.organization
+    if request.method == "GET":
+        try:
+            key = notes_module.resolve_event(
+                timeline.get_sync(org, session.id), request.GET.get("event_id", "")[:110]
+            )
+        except notes_module.UnknownEvent:
+            raise Http404("No such event in this session.") from None
+        context = {
+            "key": key,
+            "notes_url": reverse("review-notes", args=[session.id]),
+            "position_url": reverse("review-position", args=[session.id]),
+            "back": _event_url(session.id, key),
+        }
+        template = "review/note_form.html#form" if request.htmx else "review/note_form.html"
+        return render(request, template, context)
     form = NoteForm(request.POST)
     if not form.is_valid():
         return HttpResponse("A note needs an event and some text.", status=400)

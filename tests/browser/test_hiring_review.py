@@ -78,7 +78,7 @@ def test_two_reviewers_score_independently_then_see_each_other(
     _login(page, live_server, "bob")
     page.goto(f"{live_server.url}/sessions/{sid}/?open={events[1]}")
     event = page.locator(f'li[data-event-id="{events[1]}"]')
-    event.locator(".note-add > summary").click()
+    event.locator(".note-add").click()
     event.locator("textarea[name=body]").fill("Ran the tests **before** asking the AI to fix.")
     event.locator("button", has_text="Save note").click()
     note = page.locator(f'[data-note-for="{events[1]}"]').first
