@@ -6,11 +6,14 @@ organization looks exactly like an id that does not exist (404).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
 from reviewer import cache, promptster, upstream
 from reviewer.models import Membership, Role, TimelineSync, session_is_deleted
+from reviewer.review import anonymity
 
 _ORG_SESSION_KEY = "reviewer_org"
 
@@ -69,8 +72,15 @@ def get_session_for_member(
     """The session, fetched with the member's organization token (never another's).
 
     Unknown ids, other organizations' ids and sessions Promptster no longer has answer 404;
-    sessions deleted through this product answer 410.
+    sessions deleted through this product answer 410. Under anonymized review the candidate
+    is shown under an alias to those who may not see the name (`reviewer.review.anonymity`).
     """
+    fetched = _session_for_member(membership, session_id)
+    shown = anonymity.present(membership.organization, membership, fetched.value)
+    return fetched if shown is fetched.value else replace(fetched, value=shown)
+
+
+def _session_for_member(membership: Membership, session_id: str) -> cache.Fetched[upstream.Session]:
     org = membership.organization
     if session_is_deleted(org, session_id):
         raise SessionGone(session_id)

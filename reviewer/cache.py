@@ -346,6 +346,39 @@ def get_assessments(org: Organization) -> Fetched[list[upstream.Assessment]]:
     return replace(result, value=upstream.parse_assessments(result.value))
 
 
+# --- rubric scores (hiring review) ---------------------------------------------------------
+
+SCORES_TTL = 60
+
+
+def get_scores(org: Organization, session_id: str) -> Fetched[list[upstream.Score]]:
+    """A session's rubric scores in Promptster (REFERENCE §1.4), set here or elsewhere."""
+    key = _key(org, "scores", session_id)
+
+    def fetch() -> dict[str, Any]:
+        found = promptster.client_for(org).get_scores(session_id)
+        return {
+            "scores": [
+                {
+                    "dimension": s.dimension,
+                    "score": s.score,
+                    "notes": s.notes,
+                    "reviewerId": s.reviewer_id,
+                    "updatedAt": s.updated_at.isoformat() if s.updated_at else None,
+                }
+                for s in found
+            ]
+        }
+
+    result = _cached_call(key, fetch, lambda _payload: SCORES_TTL)
+    return replace(result, value=upstream.parse_scores(result.value))
+
+
+def invalidate_scores(org: Organization, session_id: str) -> None:
+    """Forget a session's cached scores (after writing them)."""
+    _safe_delete(_key(org, "scores", session_id))
+
+
 # --- quotas ---------------------------------------------------------------------------------
 
 

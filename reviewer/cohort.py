@@ -311,7 +311,12 @@ def _statistics(rows: list[CohortRow]) -> list[MetricStats]:
     return stats
 
 
-def cohort_for(org: Organization, assessment_id: str) -> Cohort:
+def cohort_for(
+    org: Organization,
+    assessment_id: str,
+    *,
+    present: Callable[[list[upstream.Session]], list[upstream.Session]] | None = None,
+) -> Cohort:
     """Every session of an assessment (as this organization's token sees them), summarised.
 
     1. Page through the upstream list, 100 at a time (cached, at most `COHORT_MAX_SESSIONS`).
@@ -323,6 +328,8 @@ def cohort_for(org: Organization, assessment_id: str) -> Cohort:
     listing = cache.list_all_sessions(org, assessment_id=assessment_id, limit=COHORT_MAX_SESSIONS)
     # Filter again: a list must never show a session of another assessment.
     sessions = [s for s in listing.sessions if s.assessment_id in ("", assessment_id)]
+    if present is not None:  # as the reader may see them (anonymized review)
+        sessions = present(sessions)
     syncs = {
         s.session_id: s
         for s in TimelineSync.objects.for_org(org).filter(session_id__in=[s.id for s in sessions])

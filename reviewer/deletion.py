@@ -25,6 +25,7 @@ from reviewer.models import (
     TimelineSync,
     session_is_deleted,
 )
+from reviewer.review.notes import purge_review
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -124,6 +125,7 @@ def delete_session(
                 revoked_at=timezone.now(), revoked_by=actor
             )
             removed = prefetch.purge(org, session_id)
+            purge_review(org, session_id)  # notes, scorecards, decision: content goes too
     finally:
         claim.delete()
     cache.invalidate_session(org, session_id)

@@ -16,6 +16,7 @@ from django.http import QueryDict
 
 from reviewer.converters import KEY_PATTERN
 from reviewer.models import Organization, Role, ShareLink
+from reviewer.review.listing import parse_review
 from reviewer.timeline import ATTRIBUTIONS, TimelineFilter
 from reviewer.upstream import ID_RE, SESSIONS_MAX_LIMIT
 
@@ -181,11 +182,13 @@ class ListParams:
     limit: int = 20
     offset: int = 0
     notices: list[str] = field(default_factory=list)
+    review: str = ""  # hiring review state: not_started, scored, decided (reviewer.review)
 
     def query(self, **overrides: object) -> str:
         values = {
             "assessmentId": self.assessment_id,
             "sourceService": self.source_service,
+            "review": self.review,
             "limit": self.limit,
             "offset": self.offset,
         } | overrides
@@ -201,6 +204,7 @@ def parse_list_params(query: QueryDict) -> ListParams:
         limit=values["limit"] if values["limit"] is not None else 20,
         offset=values["offset"] or 0,
         notices=notices,
+        review=parse_review(query.get("review")),
     )
 
 
@@ -299,6 +303,7 @@ class ShareForm(forms.Form):
         label="Expires in (hours)",
     )
     note = forms.CharField(max_length=200, required=False, label="Note (optional)")
+    include_notes = forms.BooleanField(required=False, label="Include reviewers' notes")
 
 
 class OrganizationForm(forms.Form):

@@ -40,7 +40,7 @@ from reviewer.models import Organization, TimelineSync
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-SCHEMA = 2
+SCHEMA = 3  # 3: events carry an empty notes slot (reviewer.review.slots)
 TTL = 6 * 3600  # derived entries lapse after this, whatever happens
 _NO_GENERATION = "0"
 

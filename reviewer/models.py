@@ -41,6 +41,10 @@ class Role(models.TextChoices):
 _ROLE_RANK = {Role.VIEWER: 0, Role.REVIEWER: 1, Role.ADMIN: 2}
 
 
+def new_review_secret() -> str:
+    return secrets.token_hex(32)
+
+
 class Organization(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True)
@@ -54,6 +58,10 @@ class Organization(models.Model):
     token_generation = models.PositiveIntegerField(default=1, editable=False)
     token_updated_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Hiring review (reviewer.review): candidates shown under an alias until decided; the
+    # alias is an HMAC of the session id under this organization's own secret.
+    review_anonymized = models.BooleanField(default=False)
+    review_secret = models.CharField(max_length=64, default=new_review_secret, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -209,6 +217,7 @@ class ShareLink(models.Model):
     )
     view_count = models.PositiveIntegerField(default=0)
     last_viewed_at = models.DateTimeField(null=True, blank=True)
+    include_notes = models.BooleanField(default=False)  # reviewers' notes on events, if ticked
 
     objects = ShareLinkQuerySet.as_manager()
 
@@ -227,6 +236,7 @@ class ShareLink(models.Model):
         user: User,
         hours: int,
         note: str = "",
+        include_notes: bool = False,
     ) -> tuple[ShareLink, str]:
         """Create a link and return it with its clear-text token (shown once, never stored)."""
         token = secrets.token_urlsafe(32)  # 256 bits
@@ -237,6 +247,7 @@ class ShareLink(models.Model):
             note=note,
             created_by=user,
             expires_at=timezone.now() + timedelta(hours=hours),
+            include_notes=include_notes,
         )
         return link, token
 
@@ -281,6 +292,11 @@ class AuditEntry(models.Model):
         MEMBER_ADDED = "member.added", "Member added"
         MEMBER_CHANGED = "member.changed", "Member role changed"
         MEMBER_REMOVED = "member.removed", "Member removed"
+        SCORECARD_SUBMITTED = "review.scorecard_submitted", "Scorecard submitted"
+        DECISION_RECORDED = "review.decision_recorded", "Decision recorded"
+        DECISION_SYNCED = "review.decision_synced", "Decision written to Promptster"
+        DECISION_SYNC_FAILED = "review.decision_sync_failed", "Decision not written to Promptster"
+        ANONYMIZED_CHANGED = "org.review_anonymized", "Anonymized review turned on or off"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
     actor = models.ForeignKey(
@@ -333,3 +349,12 @@ def session_is_deleted(org: Organization, session_id: str) -> bool:
     return AuditEntry.objects.filter(
         Q(organization=org, session_id=session_id, action=AuditEntry.Action.SESSION_DELETED)
     ).exists()
+
+
+from reviewer.review.models import (  # noqa: E402,F401 - hiring review's rows, seen by Django
+    Decision,
+    Note,
+    NoteRevision,
+    ReadPosition,
+    Scorecard,
+)

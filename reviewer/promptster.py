@@ -24,11 +24,13 @@ from reviewer.upstream import (
     SESSIONS_MAX_LIMIT,
     TIMELINE_MAX_LIMIT,
     Assessment,
+    Score,
     Session,
     SessionPage,
     TimelinePage,
     Unreadable,
     parse_assessments,
+    parse_scores,
     parse_session,
     parse_session_page,
     parse_timeline_page,
@@ -263,11 +265,36 @@ class Client:
         """GET /v1/assessments (REFERENCE §1.2)."""
         return _read(parse_assessments, self._request("GET", "/v1/assessments"))
 
+    def get_scores(self, session_id: str) -> list[Score]:
+        """GET /v1/sessions/:id/scores (REFERENCE §1.4): the rubric scores set so far."""
+        payload = self._read_session_scoped(
+            "GET", f"/v1/sessions/{quote(session_id, safe='')}/scores"
+        )
+        return _read(parse_scores, payload)
+
+    def post_scores(self, session_id: str, items: list[dict[str, Any]]) -> list[Score]:
+        """POST /v1/sessions/:id/scores (REFERENCE §1.4): upsert 1–5 items `{dimension, score,
+        notes?}` per dimension. Never retried here: an answer lost on the way says nothing
+        about whether the write happened, so the caller reads the scores back instead."""
+        payload = self._read_session_scoped(
+            "POST",
+            f"/v1/sessions/{quote(session_id, safe='')}/scores",
+            json_body=items,
+            retries=0,
+        )
+        return _read(parse_scores, payload)
+
     def _read_session_scoped(
-        self, method: str, path: str, *, params: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+        retries: int | None = None,
     ) -> Any:
         try:
-            return self._request(method, path, params=params)
+            return self._request(method, path, params=params, json_body=json_body, retries=retries)
         except Forbidden as exc:  # another organization's id: the same as an unknown one
             raise NotFound(str(exc), status=exc.status, body=exc.body) from exc
 
@@ -279,6 +306,7 @@ class Client:
         path: str,
         *,
         params: dict[str, Any] | None = None,
+        json_body: Any = None,
         retries: int | None = None,
     ) -> Any:
         """Send one request, retrying transient failures, and return the decoded JSON body."""
@@ -286,7 +314,7 @@ class Client:
         attempt = 0
         while True:
             try:
-                return self._request_once(method, path, params)
+                return self._request_once(method, path, params, json_body)
             except TRANSIENT as exc:
                 if attempt >= budget:
                     raise
@@ -300,12 +328,14 @@ class Client:
                 attempt += 1
 
     @sensitive_variables("headers")
-    def _request_once(self, method: str, path: str, params: dict[str, Any] | None) -> Any:
+    def _request_once(
+        self, method: str, path: str, params: dict[str, Any] | None, json_body: Any = None
+    ) -> Any:
         url = self.base_url + path
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         try:
             response = self.http.request(
-                method, url, params=params, headers=headers, timeout=self.timeout
+                method, url, params=params, json=json_body, headers=headers, timeout=self.timeout
             )
         except requests.Timeout as exc:
             raise Unavailable(f"{method} {path} timed out") from exc

@@ -138,3 +138,6 @@ def fetch_if_needed(org: Organization, sync: TimelineSync) -> bool:
 def index_pending_search() -> int:
     """Periodically put stored events that missed it into the search index."""
     return search.index_all_pending()
+
+
+from reviewer.review.tasks import sync_decision  # noqa: E402,F401 - registered with the app

@@ -211,6 +211,45 @@ def parse_assessments(payload: Any) -> list[Assessment]:
     ]
 
 
+# --- rubric scores ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Score:
+    """One rubric score of a session (REFERENCE §1.4, GET/POST /v1/sessions/:id/scores)."""
+
+    dimension: str
+    score: int
+    notes: str
+    reviewer_id: str
+    updated_at: datetime | None
+
+
+def parse_scores(payload: Any) -> list[Score]:
+    """`{scores: [...], prompterScore}`; items without a dimension or a 1–5 score are left
+    out (one odd item must not hide the others)."""
+    items = payload.get("scores") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        raise Unreadable("scores answer without a 'scores' array")
+    found = []
+    for item in items:
+        if not isinstance(item, dict) or not as_str(item.get("dimension")):
+            continue
+        value = as_int(item.get("score"), 0)
+        if not 1 <= value <= 5:
+            continue
+        found.append(
+            Score(
+                dimension=item["dimension"],
+                score=value,
+                notes=as_str(item.get("notes")),
+                reviewer_id=as_str(item.get("reviewerId")),
+                updated_at=parse_ts(item.get("updatedAt") or item.get("createdAt")),
+            )
+        )
+    return found
+
+
 # --- timeline events ----------------------------------------------------------------------------
 
 

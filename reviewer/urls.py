@@ -8,7 +8,7 @@ from django.urls import path, register_converter
 
 from reviewer.converters import EventKeyConverter, IdConverter
 from reviewer.views import attribution as attribution_views
-from reviewer.views import events, files, org, search, sessions, sharing, timeline
+from reviewer.views import events, files, org, review, search, sessions, sharing, timeline
 
 register_converter(IdConverter, "id")
 register_converter(EventKeyConverter, "key")
@@ -85,5 +85,26 @@ urlpatterns = [
         sharing.shared_followups,
         name="shared-event-followups",
     ),
+    # Hiring review (issue 15)
+    path("sessions/<id:session_id>/notes/", review.note_create, name="review-notes"),
+    path(
+        "sessions/<id:session_id>/notes/<int:note_id>/edit/",
+        review.note_edit,
+        name="review-note-edit",
+    ),
+    path(
+        "sessions/<id:session_id>/notes/<int:note_id>/delete/",
+        review.note_delete,
+        name="review-note-delete",
+    ),
+    path("sessions/<id:session_id>/scorecard/", review.scorecard, name="review-scorecard"),
+    path("sessions/<id:session_id>/decision/", review.decision, name="review-decision"),
+    path(
+        "sessions/<id:session_id>/decision/sync/",
+        review.decision_sync,
+        name="review-decision-sync",
+    ),
+    path("sessions/<id:session_id>/position/", review.position, name="review-position"),
+    path("org/settings/review/", review.anonymized_setting, name="review-anonymized"),
     path("admin/", admin.site.urls),
 ]

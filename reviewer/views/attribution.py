@@ -27,6 +27,8 @@ from reviewer import (
     upstream,
 )
 from reviewer.models import Membership, TimelineSync
+from reviewer.review import anonymity
+from reviewer.review import cohort as review_columns
 from reviewer.views.common import HtmxHttpRequest, member_view
 from reviewer.views.timeline import Place
 
@@ -133,11 +135,14 @@ def assessment_cohort(request: HtmxHttpRequest, assessment_id: str) -> HttpRespo
     """Every session of an assessment in one sortable table, with distributions."""
     membership = access.get_membership(request)
     sort, descending, notices = _sort_params(request.GET)
-    found = cohort.cohort_for(membership.organization, assessment_id)
+    found = _cohort(membership, assessment_id)
     # Every view, the page's own polls included, queues a bounded batch of what is missing,
     # so the table fills in while it is open and stops polling once nothing is left to fetch.
     queued, broker_down = _fetch_missing(membership, found)
     pending = bool(found.not_fetched or found.partial) and not broker_down
+    rows, review_context = review_columns.for_page(
+        membership, found.sorted_rows(sort, descending), request.GET.get("review")
+    )
     context: dict[str, Any] = {
         "live_url": request.get_full_path() if pending else "",
         "queued": queued,
@@ -145,7 +150,8 @@ def assessment_cohort(request: HtmxHttpRequest, assessment_id: str) -> HttpRespo
         "assessment_id": assessment_id,
         "title": _assessment_title(membership, assessment_id),
         "cohort": found,
-        "rows": found.sorted_rows(sort, descending),
+        "rows": rows,
+        **review_context,
         "columns": _columns(sort, descending),
         "sort": sort,
         "dir": "desc" if descending else "asc",
@@ -171,6 +177,16 @@ def _fetch_missing(membership: Membership, found: cohort.Cohort) -> tuple[int, b
     return tasks.enqueue_some(org, missing)
 
 
+def _cohort(membership: Membership, assessment_id: str) -> cohort.Cohort:
+    """The cohort as this member may see it (aliases under anonymized review)."""
+    org = membership.organization
+    return cohort.cohort_for(
+        org,
+        assessment_id,
+        present=lambda sessions: anonymity.present_many(org, membership, sessions),
+    )
+
+
 class _Echo:
     """A file-like object whose write() returns the line, so csv.writer yields strings."""
 
@@ -184,11 +200,15 @@ def cohort_csv(request: HtmxHttpRequest, assessment_id: str) -> HttpResponse:
     """The cohort table as CSV, in the page's sort order; formula-like cells are neutralised."""
     membership = access.get_membership(request)
     sort, descending, _ = _sort_params(request.GET)
-    found = cohort.cohort_for(membership.organization, assessment_id)
+    found = _cohort(membership, assessment_id)
     writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
-    lines = [writer.writerow(cohort.csv_header())]
-    rows = cohort.csv_rows(found.sorted_rows(sort, descending))
-    lines += [writer.writerow(row) for row in rows]
+    lines = [writer.writerow(cohort.csv_header() + review_columns.csv_header())]
+    sorted_rows, _context = review_columns.for_page(
+        membership, found.sorted_rows(sort, descending), request.GET.get("review")
+    )
+    extra = review_columns.csv_cells(membership, sorted_rows)
+    rows = cohort.csv_rows(sorted_rows)
+    lines += [writer.writerow(row + more) for row, more in zip(rows, extra, strict=True)]
     response = HttpResponse("".join(lines), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="cohort-{assessment_id}.csv"'
     return response
@@ -233,7 +253,7 @@ def _compare_options(membership: Membership, sides: list[Side]) -> list[upstream
         ).value
     except promptster.PromptsterError:
         return []  # the picker still takes ids pasted into the address
-    return page.sessions
+    return anonymity.present_many(membership.organization, membership, page.sessions)
 
 
 def _assessment_titles(membership: Membership) -> dict[str, str]:

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 from reviewer import rendering, timeline
 from reviewer.converters import KEY_PATTERN
 from reviewer.models import StoredEvent
+from reviewer.review.slots import review_slots
 from reviewer.views.common import HtmxHttpRequest, member_view
 from reviewer.views.timeline import Place, member_place, start_of
 
@@ -83,6 +84,7 @@ def render_followups(request: HtmxHttpRequest, place: Place, event_key: str) -> 
 
 @require_GET
 @member_view
+@review_slots
 def event_detail(
     request: HtmxHttpRequest, session_id: str, event_key: str
 ) -> HttpResponse | StreamingHttpResponse:
@@ -92,6 +94,7 @@ def event_detail(
 
 @require_GET
 @member_view
+@review_slots
 def event_followups(request: HtmxHttpRequest, session_id: str, event_key: str) -> HttpResponse:
     _, place = member_place(request, session_id)
     return render_followups(request, place, event_key)

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from reviewer import access, filehistory, fragments, rendering, timeline
 from reviewer.models import StoredEvent
+from reviewer.review.slots import review_slots
 from reviewer.upstream import ATTRIBUTIONS
 from reviewer.views.common import MemberRequest, member_view
 
@@ -23,6 +24,7 @@ LINE_FILTERS = {
 
 @require_GET
 @member_view
+@review_slots
 def session_files(request: MemberRequest, session_id: str) -> HttpResponse:
     """`/sessions/<id>/files/`: every file touched; `?path=` one file's story."""
     membership = access.get_membership(request)

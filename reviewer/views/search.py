@@ -22,6 +22,7 @@ from reviewer.models import (
     StoredEvent,
     TimelineSync,
 )
+from reviewer.review.listing import fill_rows
 from reviewer.views.common import HtmxHttpRequest, member_view
 
 GROUPS_PER_PAGE = 20
@@ -67,7 +68,9 @@ def org_search(request: HtmxHttpRequest) -> HttpResponse:
     if params.q:
         context.update(_results(org, params, {a.id: a.title for a in assessments}, context))
     template = "search.html#results" if request.htmx else "search.html"
-    return render(request, template, context)
+    response = render(request, template, context)
+    response.content = fill_rows(response.content.decode(), membership).encode()
+    return response
 
 
 def _assessments(org: Organization) -> list[upstream.Assessment]:

@@ -33,7 +33,10 @@ from reviewer import (
 from reviewer.forms import PAGE_SIZES, parse_list_params, parse_timeline_params
 from reviewer.models import Organization, ShareLink
 from reviewer.rendering import date_label, visible_controls
+from reviewer.review import listing as review_listing
+from reviewer.review.slots import review_slots
 from reviewer.templatetags.reviewer_tags import duration
+from reviewer.views import review
 from reviewer.views.common import HtmxHttpRequest, member_view
 from reviewer.views.timeline import Place, timeline_context, view_of
 
@@ -70,13 +73,23 @@ def session_list(request: HtmxHttpRequest) -> HttpResponse:
     stale = False
     fetched_at = 0.0
     try:
-        fetched = cache.get_session_list(
-            org,
-            assessment_id=params.assessment_id,
-            source_service=params.source_service,
-            limit=params.limit,
-            offset=params.offset,
-        )
+        if params.review:
+            fetched = review_listing.reviewed_page(
+                membership,
+                params.review,
+                assessment_id=params.assessment_id,
+                source_service=params.source_service,
+                limit=params.limit,
+                offset=params.offset,
+            )
+        else:
+            fetched = cache.get_session_list(
+                org,
+                assessment_id=params.assessment_id,
+                source_service=params.source_service,
+                limit=params.limit,
+                offset=params.offset,
+            )
         page, stale, fetched_at = fetched.value, fetched.stale, fetched.fetched_at
     except promptster.PromptsterError as exc:
         error = exc.user_message
@@ -93,9 +106,14 @@ def session_list(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "params": params,
         "page": page,
-        "rows_html": _rows_html(org, params.query(), page, fetched_at, syncs, titles)
+        "rows_html": mark_safe(  # noqa: S308 - our rows, filled by our template
+            review_listing.fill_rows(
+                _rows_html(org, params.query(), page, fetched_at, syncs, titles), membership
+            )
+        )
         if page
         else "",
+        "review_states": review_listing.ReviewState.LABELS,
         "error": error,
         "stale": stale,
         "assessments": assessments,
@@ -236,6 +254,7 @@ def prefetch_all(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 @member_view
+@review_slots
 def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     """One session: its fields, prefetch progress, timeline and attribution panel."""
     membership = access.get_membership(request)
@@ -263,8 +282,14 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
         .select_related("created_by")
         .order_by("-created_at"),
         "panel_html": fragments.summary_html(org, session, sync, audience="member"),
+        **review.panel_context(membership, session.id),
         **timeline_context(
-            place, session, params, view=view_of(request), open_key=request.GET.get("open", "")
+            place,
+            session,
+            params,
+            view=view_of(request),
+            open_key=request.GET.get("open", "")
+            or review.position_key(membership, request.user.pk, session.id),
         ),
     }
     if request.htmx and request.htmx.target == "timeline-section":

@@ -18,6 +18,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from reviewer import access, attribution, cache, fragments, promptster, timeline, upstream
 from reviewer.forms import ShareForm, parse_timeline_params
 from reviewer.models import AuditEntry, Role, ShareLink, hash_share_token, session_is_deleted
+from reviewer.review import anonymity
+from reviewer.review.slots import fill_shared_response
 from reviewer.views.common import HtmxHttpRequest, MemberRequest, member_view
 from reviewer.views.events import render_event, render_followups, render_jump
 from reviewer.views.timeline import (
@@ -58,6 +60,7 @@ def session_share(request: MemberRequest, session_id: str) -> HttpResponse:
                 user=request.user,
                 hours=form.cleaned_data["expires_in_hours"],
                 note=form.cleaned_data["note"],
+                include_notes=form.cleaned_data["include_notes"],
             )
             AuditEntry.record(
                 membership.organization,
@@ -66,6 +69,7 @@ def session_share(request: MemberRequest, session_id: str) -> HttpResponse:
                 session_id=session.id,
                 link=link.pk,
                 expires_at=link.expires_at.isoformat(),
+                include_notes=link.include_notes,
             )
             context["created"] = link
             context["share_url"] = request.build_absolute_uri(
@@ -137,6 +141,7 @@ def _resolve_share(token: str) -> tuple[ShareLink, upstream.Session, Place]:
         session = cache.get_session(link.organization, link.session_id).value
     except promptster.NotFound:
         raise ShareUnavailable() from None
+    session = anonymity.present(link.organization, None, session)
     sync = timeline.get_sync(link.organization, link.session_id)
     base = reverse("shared-session", args=[token])
     return link, session, Place(link.organization, sync, session.id, base, shared=True)
@@ -165,7 +170,9 @@ def _shared(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponse
             link, session, place = _resolve_share(token)
         except ShareUnavailable:
             return _gone(request)
-        return _shared_response(view(request, link, session, place, **kwargs))
+        return _shared_response(
+            fill_shared_response(link, view(request, link, session, place, **kwargs))
+        )
 
     return require_GET(never_cache(wrapper))
 

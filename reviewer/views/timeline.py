@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET
 from reviewer import access, fragments, highlight, rendering, sessionmap, timeline, turns
 from reviewer.forms import TimelineParams, parse_timeline_params
 from reviewer.models import EventQuerySet, Organization, StoredEvent, TimelineSync
+from reviewer.review.slots import review_slots
 from reviewer.upstream import Session
 from reviewer.views.common import HtmxHttpRequest, member_view
 
@@ -450,6 +451,7 @@ def view_of(request: HtmxHttpRequest) -> str:
 
 @require_GET
 @member_view
+@review_slots
 def session_timeline(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     """An HTML fragment of events after (or before) a cursor, filtered as the URL says."""
     session, place = member_place(request, session_id)
@@ -458,6 +460,7 @@ def session_timeline(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
 
 @require_GET
 @member_view
+@review_slots
 def session_turns(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     session, place = member_place(request, session_id)
     return render_turns(request, place, session)
@@ -465,6 +468,7 @@ def session_turns(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
 
 @require_GET
 @member_view
+@review_slots
 def session_turn(request: HtmxHttpRequest, session_id: str, turn_key: str) -> HttpResponse:
     session, place = member_place(request, session_id)
     return render_turn(request, place, session, turn_key)
