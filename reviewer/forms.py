@@ -16,7 +16,7 @@ from django.http import QueryDict
 
 from reviewer.converters import KEY_PATTERN
 from reviewer.models import Organization, Role, ShareLink
-from reviewer.review.listing import parse_review
+from reviewer.review.board import ReviewState
 from reviewer.timeline import ATTRIBUTIONS, TimelineFilter
 from reviewer.upstream import ID_RE, SESSIONS_MAX_LIMIT
 
@@ -145,6 +145,14 @@ class ListQuery(forms.Form):
     )
     limit = whole_number("limit", default=20, lo=1, hi=SESSIONS_MAX_LIMIT)
     offset = whole_number("offset", default=0, lo=0, hi=MAX_OFFSET)
+    review = forms.ChoiceField(
+        choices=[("", "")] + [(state, state) for state in ReviewState.ALL],
+        required=False,
+        initial="",
+        error_messages={
+            "invalid_choice": "“review” must be one of: " + ", ".join(ReviewState.ALL) + "."
+        },
+    )
 
 
 class TimelineQuery(forms.Form):
@@ -204,7 +212,7 @@ def parse_list_params(query: QueryDict) -> ListParams:
         limit=values["limit"] if values["limit"] is not None else 20,
         offset=values["offset"] or 0,
         notices=notices,
-        review=parse_review(query.get("review")),
+        review=values["review"] or "",
     )
 
 
