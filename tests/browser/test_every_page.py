@@ -90,6 +90,8 @@ def pages(sandbox, org_a, alice, bob, carol) -> dict[str, str]:
         "file": f"/sessions/{sid}/files/?path=app/models.py",
         "share": f"/sessions/{sid}/share/",
         "delete": f"/sessions/{sid}/delete/",
+        "scorecard": f"/sessions/{sid}/scorecard/",
+        "decision": f"/sessions/{sid}/decision/",
         "cohort": f"/assessments/{assessment}/",
         "compare": f"/compare/?a={sid}",
         "search": "/search/?q=models",
