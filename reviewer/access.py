@@ -38,7 +38,8 @@ def memberships_of(request: HttpRequest) -> list[Membership]:
 
 
 def get_membership(request: HttpRequest) -> Membership:
-    """The membership the user is working in (chosen in the header when they have several)."""
+    """The membership the user is working in: the one they chose in the header, else their
+    oldest, so that joining another organization never moves them without their choice."""
     memberships = memberships_of(request)
     if not memberships:
         raise PermissionDenied("You are not a member of any organization yet. Ask an admin.")
@@ -46,7 +47,7 @@ def get_membership(request: HttpRequest) -> Membership:
     for membership in memberships:
         if membership.organization_id == chosen:
             return membership
-    return memberships[0]
+    return min(memberships, key=lambda m: (m.created_at, m.pk))
 
 
 def choose_organization(request: HttpRequest, org_id: int) -> bool:

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.http import QueryDict
 
+from reviewer import accounts
 from reviewer.converters import KEY_PATTERN
 from reviewer.models import Organization, Role, ShareLink
 from reviewer.timeline import ATTRIBUTIONS, TimelineFilter
@@ -256,11 +257,28 @@ class TokenForm(forms.Form):
 
 
 class MemberForm(forms.Form):
+    """Invite a member: Django's username and password validators, whether or not the
+    username exists already (so the form's answer never tells which)."""
+
     username = forms.CharField(max_length=150)
     role = forms.ChoiceField(choices=Role.choices)
     password = forms.CharField(
-        required=False, widget=forms.PasswordInput, help_text="Only for a new user."
+        widget=forms.PasswordInput,
+        strip=False,
+        help_text="Used only if the username is new.",
     )
+
+    def clean_username(self) -> str:
+        return accounts.validate_username(self.cleaned_data["username"])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("username") and data.get("password"):
+            try:
+                accounts.validate_new_password(data["password"], data["username"])
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return data
 
 
 class RoleForm(forms.Form):

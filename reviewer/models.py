@@ -147,6 +147,35 @@ class Membership(models.Model):
         return self.has_role(Role.ADMIN)
 
 
+class Invitation(models.Model):
+    """An offer of a role in an organization, waiting for the invited user to accept it.
+
+    Admins add members only through invitations (see `reviewer.accounts.invite`), so nobody
+    joins an organization, or has their working organization changed, without saying so.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="invitations"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="one_invitation_per_org")
+        ]
+        ordering = ["organization__name"]
+
+    def __str__(self) -> str:
+        return f"{self.user} invited to {self.organization} ({self.role})"
+
+
 class SyncQuerySet(models.QuerySet["TimelineSync"]):
     def for_org(self, org: Organization) -> SyncQuerySet:
         return self.filter(organization=org)
@@ -510,6 +539,11 @@ class AuditEntry(models.Model):
         MEMBER_ADDED = "member.added", "Member added"
         MEMBER_CHANGED = "member.changed", "Member role changed"
         MEMBER_REMOVED = "member.removed", "Member removed"
+        MEMBER_INVITED = "member.invited", "Member invited"
+        INVITATION_DECLINED = "member.declined", "Invitation declined"
+        INVITATION_CANCELLED = "member.uninvited", "Invitation cancelled"
+        LOGIN_LOCKED_OUT = "login.locked_out", "Login locked out"
+        LOGIN_UNLOCKED = "login.unlocked", "Login lockout lifted"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
     actor = models.ForeignKey(

@@ -279,7 +279,7 @@ def test_admin_manages_members(as_alice, bob, org_a) -> None:
     membership.refresh_from_db()
     assert membership.role == "viewer"
     actions = set(AuditEntry.objects.values_list("action", flat=True))
-    assert {"member.added", "member.changed"} <= actions
+    assert {"member.invited", "member.changed"} <= actions
 
 
 def test_a_new_api_origin_needs_its_token_so_the_old_one_never_leaves(as_alice, org_a) -> None:
