@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.http import QueryDict
 
-from reviewer import accounts
+from reviewer import accounts, origins
 from reviewer.converters import KEY_PATTERN
 from reviewer.models import Organization, Role, ShareLink
 from reviewer.timeline import ATTRIBUTIONS, TimelineFilter
@@ -229,6 +229,9 @@ class ShareForm(forms.Form):
 
 
 class OrganizationForm(forms.Form):
+    """The settings page's name and API origin. The origin follows `reviewer.origins` (an
+    operator-trusted origin kept as it is stays trusted); a new one needs its token."""
+
     name = forms.CharField(max_length=200)
     api_url = forms.URLField(label="API origin", max_length=200, assume_scheme="https")
     token = forms.CharField(
@@ -241,6 +244,11 @@ class OrganizationForm(forms.Form):
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.organization = organization
+
+    def clean_api_url(self) -> str:
+        url = self.cleaned_data["api_url"]
+        unchanged = not self.organization.origin_change_needs_token(url)
+        return origins.clean_origin(url, trusted=unchanged and self.organization.origin_trusted)
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}

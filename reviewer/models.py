@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 
+class OriginNeedsToken(ValueError):
+    """A new API origin came without the token meant for it."""
+
+
 class Role(models.TextChoices):
     VIEWER = "viewer", "Viewer"
     REVIEWER = "reviewer", "Reviewer"
@@ -37,6 +41,10 @@ class Organization(models.Model):
     api_url = models.URLField(
         "API origin", help_text="e.g. https://api.promptster.ai (the client appends /v1/...)"
     )
+    # Set by an operator on the command line (`add_org`): the origin is used as set, private
+    # or plain http included. An origin an admin sets in the settings page is not trusted,
+    # and must follow `reviewer.origins` (checked again at each connection).
+    origin_trusted = models.BooleanField("origin trusted by operator", default=False)
     token_encrypted = models.TextField(blank=True, editable=False)
     token_last4 = models.CharField(max_length=4, blank=True, editable=False)
     # Bumped whenever the token changes: it is part of every cache key, so data fetched
@@ -67,6 +75,25 @@ class Organization(models.Model):
         let anyone who can edit the origin read the token off the wire.
         """
         return bool(self.pk) and api_url.rstrip("/") != self.api_url.rstrip("/")
+
+    def set_origin(self, api_url: str, *, token: str = "", trusted: bool) -> bool:
+        """Point the organization at `api_url` (already cleaned by `reviewer.origins`); call
+        save() afterwards. True if the origin changed.
+
+        The one place the rule lives: a changed origin needs `token`, entered for it, or
+        OriginNeedsToken is raised and nothing changes, so a stored token never travels to an
+        origin it was not entered for. `trusted` says whether an operator set it.
+        """
+        api_url = api_url.rstrip("/")
+        changed = self.origin_change_needs_token(api_url)
+        if changed and not token.strip():
+            raise OriginNeedsToken(api_url)
+        self.api_url = api_url
+        if changed or trusted or not self.pk:
+            self.origin_trusted = trusted  # an admin re-saving the same origin keeps its trust
+        if token.strip():
+            self.set_token(token)
+        return changed
 
     def replace_token(self, token: str) -> None:
         """Store a new token now; cached data fetched with the old one stops being served."""

@@ -72,6 +72,10 @@ DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+# Lets admins set private and plain-http API origins in the settings page (local development
+# only; see reviewer.origins). Origins set with `add_org` are trusted as set regardless.
+ALLOW_PRIVATE_ORIGINS = env_bool("ALLOW_PRIVATE_ORIGINS", False)
+
 # Organization API tokens are encrypted with this key (Fernet). Unset: derived from SECRET_KEY.
 TOKEN_ENCRYPTION_KEY = os.environ.get("TOKEN_ENCRYPTION_KEY", "")
 

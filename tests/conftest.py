@@ -56,7 +56,8 @@ def _flush_redis() -> Iterator[None]:
 
 @pytest.fixture
 def org_a(db: None, sandbox: SandboxServer) -> Organization:
-    org = Organization(name=ACME["name"], slug="acme", api_url=sandbox.url)
+    # Trusted as add_org makes it: the sandbox is an operator's origin on 127.0.0.1.
+    org = Organization(name=ACME["name"], slug="acme", api_url=sandbox.url, origin_trusted=True)
     org.set_token(ACME["token"])
     org.save()
     return org
@@ -64,7 +65,7 @@ def org_a(db: None, sandbox: SandboxServer) -> Organization:
 
 @pytest.fixture
 def org_b(db: None, sandbox: SandboxServer) -> Organization:
-    org = Organization(name=GLOBEX["name"], slug="globex", api_url=sandbox.url)
+    org = Organization(name=GLOBEX["name"], slug="globex", api_url=sandbox.url, origin_trusted=True)
     org.set_token(GLOBEX["token"])
     org.save()
     return org

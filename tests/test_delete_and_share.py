@@ -284,24 +284,24 @@ def test_admin_manages_members(as_alice, bob, org_a) -> None:
 
 def test_a_new_api_origin_needs_its_token_so_the_old_one_never_leaves(as_alice, org_a) -> None:
     response = as_alice.post(
-        "/org/settings/", {"action": "org", "name": "Acme", "api_url": "https://evil.example"}
+        "/org/settings/", {"action": "org", "name": "Acme", "api_url": "https://9.9.9.9"}
     )
     assert response.status_code == 400
     assertContains(response, "needs its API token", status_code=400)
     org_a.refresh_from_db()
-    assert org_a.api_url != "https://evil.example"
+    assert org_a.api_url != "https://9.9.9.9"
     response = as_alice.post(
         "/org/settings/",
         {
             "action": "org",
             "name": "Acme",
-            "api_url": "https://api.example",
+            "api_url": "https://1.1.1.1",
             "token": "psk_new_1234567",
         },
     )
     assert response.status_code == 302
     org_a.refresh_from_db()
-    assert org_a.api_url == "https://api.example" and org_a.get_token() == "psk_new_1234567"
+    assert org_a.api_url == "https://1.1.1.1" and org_a.get_token() == "psk_new_1234567"
 
 
 def test_bad_member_ids_in_settings_are_404_not_500(as_alice) -> None:

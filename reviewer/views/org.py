@@ -143,17 +143,14 @@ def _apply_settings(
     actor = request.user
     if action == "org" and org_form.is_valid():
         org.name = org_form.cleaned_data["name"]
-        new_url = org_form.cleaned_data["api_url"].rstrip("/")
-        changed_url = org.origin_change_needs_token(new_url)
-        org.api_url = new_url
-        if changed_url:
-            org.set_token(org_form.cleaned_data["token"])  # also retires cached answers
+        token = org_form.cleaned_data["token"]
+        changed_url = org.set_origin(org_form.cleaned_data["api_url"], token=token, trusted=False)
         org.save()
         org.refresh_from_db()
         AuditEntry.record(
             org, AuditEntry.Action.ORG_CHANGED, actor=actor, api_url_changed=changed_url
         )
-        if changed_url:
+        if token:
             AuditEntry.record(org, AuditEntry.Action.TOKEN_CHANGED, actor=actor)
         messages.success(request, "Organization saved.")
         return True
