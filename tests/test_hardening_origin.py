@@ -8,6 +8,7 @@ listeners on 127.0.0.1; only DNS answers are played (no resolver here gives rebi
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
 import threading
@@ -184,17 +185,13 @@ class _Listener:
             except OSError:
                 return
             conn.settimeout(2)
-            try:
+            with contextlib.suppress(OSError):
                 self.requests.append(conn.recv(65536))
-            except OSError:
-                pass
             if self.reply is None:
                 self._held.append(conn)  # accept, never answer
                 continue
-            try:
+            with contextlib.suppress(OSError):
                 conn.sendall(self.reply)
-            except OSError:
-                pass
             conn.close()
 
     def close(self) -> None:
