@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 from django.core.cache import cache
 
 from reviewer import promptster, upstream
+from reviewer.cachebackend import CacheUnavailable
 from reviewer.models import Organization
 
 log = logging.getLogger(__name__)
@@ -57,14 +58,18 @@ def _key(org: Organization, *parts: str) -> str:
 def _safe_get(key: str) -> Any:
     try:
         return cache.get(key)
+    except CacheUnavailable:  # an outage is a miss; the breaker has said so once
+        return None
     except Exception:  # a cache outage is a miss
         log.warning("cache get failed for a %s key", key.split(":")[3:4], exc_info=True)
         return None
 
 
-def _safe_set(key: str, value: Any, timeout: int) -> None:
+def _safe_set(key: str, value: Any, timeout: int | None) -> None:
     try:
         cache.set(key, value, timeout)
+    except CacheUnavailable:
+        pass
     except Exception:
         log.warning("cache set failed", exc_info=True)
 
@@ -72,6 +77,8 @@ def _safe_set(key: str, value: Any, timeout: int) -> None:
 def _safe_delete(*keys: str) -> None:
     try:
         cache.delete_many(list(keys))
+    except CacheUnavailable:
+        pass
     except Exception:
         log.warning("cache delete failed", exc_info=True)
 
@@ -283,7 +290,7 @@ def list_all_sessions(
 def invalidate_session_lists(org: Organization) -> None:
     """Make every cached list of this organization a miss (after a delete)."""
     key = _key(org, "list-gen")
-    _safe_set(key, _list_generation(org) + 1, None)  # type: ignore[arg-type]
+    _safe_set(key, _list_generation(org) + 1, None)
 
 
 # --- one session ----------------------------------------------------------------------------

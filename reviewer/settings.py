@@ -167,10 +167,13 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # A Redis outage, or a hung Redis, must turn into cache misses quickly, not hang
+            # every page: short socket timeouts, and a circuit breaker so that a dead cache
+            # costs one timeout per BREAKER_SECONDS, not one per operation.
+            "BACKEND": "reviewer.cachebackend.BreakerRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "reviewer",
-            # A Redis outage must turn into cache misses quickly, not hang every page.
+            "BREAKER_SECONDS": 10,
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }

@@ -17,9 +17,11 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 
+from reviewer import cachebackend
 from reviewer.models import Membership, Organization, Role
 from sandbox.data import ORGS
 from sandbox.server import SandboxServer
+from tests.listeners import listener  # noqa: F401 - a fixture for every test module
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -50,6 +52,7 @@ def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
 def _flush_redis() -> Iterator[None]:
     client = redis.Redis.from_url(settings.REDIS_URL)
     client.flushdb()
+    cachebackend.reset_all()  # no outage a previous test played carries over
     yield
     client.close()
 

@@ -135,7 +135,7 @@ def _render_flat(
     events = rendering.present(window.events, start, base="")
     if not flt.active and window.events:
         mark_idle(events, _previous_ts(sync, window.events[0].seq))
-    html = render_to_string("sessions/timeline.html#events", {"events": events})
+    html: str = render_to_string("sessions/timeline.html#events", {"events": events})
     if flt.q:
         html = highlight.mark_events(html, flt.q)
     return {
@@ -257,7 +257,7 @@ def _turn_events(
         event.plan = plans.get(event.seq)
     if not flt.active and rows:
         mark_idle(events, _previous_ts(place.sync, rows[0].seq))
-    html = render_to_string("sessions/turns.html#turn-events", {"events": events})
+    html: str = render_to_string("sessions/turns.html#turn-events", {"events": events})
     if flt.q:
         html = highlight.mark_events(html, flt.q)
     return {"html": html, "last": events[-1].key if events else "", "more": more}
