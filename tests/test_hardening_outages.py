@@ -10,7 +10,6 @@ import logging
 import time
 
 import pytest
-from django.test import Client
 
 from reviewer import cachebackend, tasks
 from reviewer.celery import app as celery_app
