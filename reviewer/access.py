@@ -24,12 +24,14 @@ class SessionGone(Exception):
 
 
 def memberships_of(request: HttpRequest) -> list[Membership]:
-    if not request.user.is_authenticated:
+    # An error page rendered before authentication ran (a disallowed Host header) has no user.
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
         return []
     cached = getattr(request, "_memberships", None)
     if cached is None:
         cached = list(
-            Membership.objects.filter(user=request.user)
+            Membership.objects.filter(user=user)
             .select_related("organization")
             .order_by("organization__name")
         )

@@ -18,11 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
 
 from reviewer import promptster, upstream
 from reviewer.cachebackend import CacheUnavailable
-from reviewer.models import Organization
+from reviewer.models import Organization, ShareLink
 
 log = logging.getLogger(__name__)
 
@@ -366,3 +367,10 @@ def take_quota(org: Organization, name: str, wanted: int, *, limit: int, window:
         return wanted
     granted = wanted - max(0, used - limit)
     return max(0, min(wanted, granted))
+
+
+def take_share_request(link: ShareLink) -> bool:
+    """Count one anonymous request through a share link; False once the link has had
+    SHARE_REQUESTS_PER_MINUTE this minute. With the cache unusable, requests pass."""
+    limit = settings.SHARE_REQUESTS_PER_MINUTE
+    return take_quota(link.organization, f"share-{link.pk}", 1, limit=limit, window=60) == 1

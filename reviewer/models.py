@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -529,12 +529,42 @@ class ShareLink(models.Model):
     def is_active(self) -> bool:
         return self.revoked_at is None and self.expires_at > timezone.now()
 
+    AUDIT_INTERVAL = timedelta(hours=1)
+
     def record_view(self) -> None:
+        """Count an opening of the link. The audit log gets one row per link per
+        AUDIT_INTERVAL, counting the views in it, however many anonymous views come."""
         now = timezone.now()
         ShareLink.objects.filter(pk=self.pk).update(
             view_count=F("view_count") + 1, last_viewed_at=now
         )
         ShareView.objects.create(link=self, viewed_at=now)
+        with transaction.atomic():
+            entry = (
+                AuditEntry.objects.select_for_update()
+                .filter(
+                    organization_id=self.organization_id,
+                    action=AuditEntry.Action.SHARE_VIEWED,
+                    session_id=self.session_id,
+                    detail__link=self.pk,
+                    created_at__gte=now - self.AUDIT_INTERVAL,
+                )
+                .order_by("-created_at")
+                .first()
+            )
+            if entry is None:
+                AuditEntry.record(
+                    self.organization,
+                    AuditEntry.Action.SHARE_VIEWED,
+                    via="share link visitor",
+                    session_id=self.session_id,
+                    link=self.pk,
+                    views=1,
+                )
+                return
+            entry.detail["views"] = int(entry.detail.get("views", 1)) + 1
+            entry.detail["last"] = now.strftime("%Y-%m-%d %H:%M:%S")
+            entry.save(update_fields=["detail"])
 
 
 class ShareView(models.Model):

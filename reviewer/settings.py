@@ -279,12 +279,28 @@ PROMPTSTER_TASK_RETRIES = env_int("PROMPTSTER_TASK_RETRIES", 4)
 PREFETCH_PAGE_SIZE = 2000
 PREFETCH_LEASE_SECONDS = env_int("PREFETCH_LEASE_SECONDS", 120, minimum=1)
 TIMELINE_CHUNK_SIZE = 200
+# Anonymous requests one share link may serve per minute (pages, fragments, events).
+SHARE_REQUESTS_PER_MINUTE = env_int("SHARE_REQUESTS_PER_MINUTE", 120, minimum=1)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # A share link's path is its secret: request logs name the link's id instead.
+    "filters": {"share_tokens": {"()": "reviewer.logs.RedactShareTokens"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["share_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["share_tokens"]},
+        "django.server": {"filters": ["share_tokens"]},
+        # A request for a host not in ALLOWED_HOSTS is answered 400; scanners send plenty.
+        "django.security.DisallowedHost": {"handlers": [], "propagate": False},
+    },
 }
