@@ -21,6 +21,7 @@ from axes.signals import user_locked_out
 from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.signals import user_logged_in
 from django.db import models, transaction
 from django.db.models import Max, Sum
@@ -69,6 +70,8 @@ def invite(org: Organization, username: str, password: str, role: str, *, actor:
             raise AlreadyMember(username)
         if user is None:
             user = user_model.objects.create_user(username=username, password=password)
+        else:
+            make_password(password)  # the same hashing time either way: no timing tell
         Invitation.objects.update_or_create(
             organization=org, user=user, defaults={"role": role, "invited_by": actor}
         )
