@@ -17,8 +17,13 @@ demo: $(STAMP)
 
 ## The whole suite: needs Redis on 127.0.0.1:6379 (db 15 is used and flushed) and
 ## Debian's chromium for the browser tests. DATABASE_URL=postgres://… runs it on PostgreSQL.
-test: $(STAMP)
+test: $(STAMP) node_modules/axe-core
 	$(BIN)/python -m pytest
+
+## axe-core, injected into pages by the browser tests' accessibility checks.
+node_modules/axe-core: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not browser and not worker"

@@ -217,6 +217,10 @@ def _wait_for_peer(key: str, lock_key: str) -> Fetched[Any] | None:
         if remembered is not None:
             raise remembered
         if _safe_get(lock_key) is None:
+            # The holder may have stored its value and released the lock between our two reads.
+            entry = _safe_get(key)
+            if _entry_is_valid(entry):
+                return Fetched(entry["payload"], fetched_at=entry["at"], from_cache=True)
             return None
     return None
 

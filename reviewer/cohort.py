@@ -247,7 +247,8 @@ def _row_status(session: upstream.Session, sync: TimelineSync | None) -> str:
     return RowStatus.STORED if sync.complete else RowStatus.PARTIAL
 
 
-def _upstream_values(session: upstream.Session) -> dict[str, float | None]:
+def upstream_values(session: upstream.Session) -> dict[str, float | None]:
+    """The metrics Promptster's own session fields give, known without a stored timeline."""
     duration = session.duration
     return {
         "promptster_ai_pct": session.ai_pct,
@@ -331,7 +332,7 @@ def cohort_for(org: Organization, assessment_id: str) -> Cohort:
         sync = syncs.get(session.id)
         status = _row_status(session, sync)
         summary = fragments.summary(org, session, sync) if status != RowStatus.NOT_FETCHED else None
-        values = _upstream_values(session)
+        values = upstream_values(session)
         if summary is not None:
             values.update(summary.metrics())
         rows.append(CohortRow(number, session, summary, sync, status, values))

@@ -33,7 +33,7 @@ from django.core.cache import cache as django_cache
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
-from reviewer import attribution, cache, filehistory, sessionmap, timeline, upstream
+from reviewer import attribution, cache, filehistory, sessionmap, summarize, timeline, upstream
 from reviewer import turns as turns_module
 from reviewer.models import Organization, TimelineSync
 
@@ -132,7 +132,7 @@ def summary(
         session.id,
         "summary",
         attribution.summary_version(sync, session),
-        lambda: attribution.compute_summary(sync, session.started_at, session.ended_at),
+        lambda: summarize.compute_summary(sync, session.started_at, session.ended_at),
         load=attribution.summary_from_data,
         dump=attribution.summary_to_data,
     )

@@ -296,9 +296,14 @@ class TimelineSync(models.Model):
     @property
     def accounted(self) -> int:
         """Events upstream sent for this session: stored, or knowingly left out (exact
-        repeats, entries without a usable id, events the database refused)."""
+        repeats, entries without a usable id, events of another session, events the database
+        refused)."""
         return (
-            self.events_stored + self.repeats_dropped + self.unusable_events + self.unstorable_count
+            self.events_stored
+            + self.repeats_dropped
+            + self.unusable_events
+            + self.foreign_events
+            + self.unstorable_count
         )
 
     # --- the lease ------------------------------------------------------------------------

@@ -17,17 +17,17 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from reviewer import cache, promptster, rendering, search, text, upstream
+from reviewer import cache, promptster, search, store, upstream
 from reviewer.models import (
     EventText,
     Organization,
@@ -40,9 +40,6 @@ log = logging.getLogger(__name__)
 
 QUEUE_PATIENCE = timedelta(minutes=5)
 FAILURE_PATIENCE = timedelta(minutes=2)
-DISPLAY_COPY_OVER = 64 * 1024
-DISPLAY_FIELD_CHARS = 24_000
-DISPLAY_FIELD_LINES = 450
 
 
 @dataclass
@@ -58,246 +55,6 @@ class LeaseLost(Exception):
 
 class SessionPurged(Exception):
     """The session was deleted here while it was being fetched: stop quietly."""
-
-
-class StoreError(Exception):
-    """No event of a page could be stored; `event_id` names the first."""
-
-    def __init__(self, event_id: str, reason: str) -> None:
-        super().__init__(f"event {event_id}: {reason}")
-        self.event_id = event_id
-        self.reason = reason
-
-
-# --- one event's store columns -----------------------------------------------------------------
-
-
-def _display_copy(event: upstream.Event, raw_json: str) -> str:
-    """For a large event, its JSON with long fields cut to their head ("" if not needed).
-
-    Timeline chunks render from this copy; the full event is read only when asked for.
-    """
-    if len(raw_json) <= DISPLAY_COPY_OVER:
-        return ""
-    small: dict[str, Any] = {}
-    cut: dict[str, list[int | str]] = {}
-    for name, value in event.data.items():
-        if isinstance(value, str) and (
-            len(value) > DISPLAY_FIELD_CHARS or value.count("\n") > DISPLAY_FIELD_LINES
-        ):
-            # The head and the tail: a test runner's verdict is at the end.
-            small[name], cut[name] = rendering.cut_field(
-                value, DISPLAY_FIELD_LINES, DISPLAY_FIELD_CHARS
-            )
-        else:
-            small[name] = value
-    if not cut:
-        return ""
-    return text.dumps({**event.raw, "data": small, rendering.CUT_KEY: cut})
-
-
-def _columns(sync_id: int, seq: int, variant: int, event: upstream.Event, raw: str) -> dict:
-    """The store columns of one event (by attribute name)."""
-    prov = event.provenance
-    return {
-        "sync_id": sync_id,
-        "seq": seq,
-        "event_id": event.id,
-        "variant": variant,
-        "kind": text.clean(event.kind)[:60],
-        "ts": event.ts,
-        "attribution": prov.attribution,
-        "confidence": prov.confidence,
-        "observability": prov.observability,
-        "path": text.clean(event.path)[:500],
-        "lines_added": event.lines_added,
-        "lines_removed": event.lines_removed,
-        "failed": event.failed,
-        "failure": event.failure,
-        "is_test": event.is_test,
-        "subject": event.subject,
-        "turn": -1,  # set with the position, when the row is stored
-        "raw": raw,
-        "preview": _display_copy(event, raw),
-    }
-
-
-_EVENT_FIELDS = [f for f in StoredEvent._meta.concrete_fields if not f.primary_key]
-_TEXT_FIELDS = list(EventText._meta.concrete_fields)
-
-
-def _copy(model: Any, fields: list[Any], rows: list[dict]) -> None:
-    """Insert rows (column values by attribute name): COPY on PostgreSQL, several times
-    faster than INSERT for large JSON text; a bulk INSERT elsewhere."""
-    if not rows:
-        return
-    table = connection.ops.quote_name(model._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    if connection.vendor != "postgresql":
-        # One prepared INSERT run for every row: the ORM's bulk_create spends most of its
-        # time building model instances and preparing each value, which SQLite does not need.
-        dates = {f.attname for f in fields if f.get_internal_type() == "DateTimeField"}
-        adapt = connection.ops.adapt_datetimefield_value
-        values = [
-            [adapt(row[f.attname]) if f.attname in dates else row[f.attname] for f in fields]
-            for row in rows
-        ]
-        marks = ", ".join(["%s"] * len(fields))
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO {table} ({columns}) VALUES ({marks})",  # noqa: S608 - model names
-                values,
-            )
-        return
-    with (
-        connection.wrap_database_errors,  # psycopg's own errors become Django's
-        connection.cursor() as cursor,
-        cursor.cursor.copy(
-            f"COPY {table} ({columns}) FROM STDIN"  # noqa: S608 - names come from the model
-        ) as copy,
-    ):
-        for row in rows:
-            copy.write_row([row[f.attname] for f in fields])
-
-
-def _insert(sync_id: int, rows: list[dict], texts: list[str]) -> None:
-    """Insert events and their search text (one text per row, in order)."""
-    _copy(StoredEvent, _EVENT_FIELDS, rows)
-    if not rows:
-        return
-    ids = dict(
-        StoredEvent.objects.filter(
-            sync_id=sync_id, seq__gte=rows[0]["seq"], seq__lte=rows[-1]["seq"]
-        ).values_list("seq", "id")
-    )
-    _copy(
-        EventText,
-        _TEXT_FIELDS,
-        [
-            {"event_id": ids[row["seq"]], "sync_id": sync_id, "text": body, "indexed": False}
-            for row, body in zip(rows, texts, strict=True)
-        ],
-    )
-
-
-def _reason(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
-
-
-# --- writing pages ---------------------------------------------------------------------------
-
-
-@dataclass
-class _Writer:
-    """Writes consecutive pages of one session from position `next_seq`, counting what it
-    did not store as it came. Call inside a transaction."""
-
-    sync_id: int
-    session_id: str
-    next_seq: int
-    last_prompt: int = -1  # the seq of the latest stored prompt: the turn of what follows
-    stored: int = 0
-    repeats: int = 0
-    conflicts: int = 0
-    foreign: int = 0
-    unusable: int = 0
-    file_changes: int = 0
-    unstorable: list[dict[str, str]] = field(default_factory=list)
-
-    def write(self, page: upstream.TimelinePage) -> None:
-        self.unusable += page.unusable
-        known = self._known_records(e.id for e in page.events)
-        rows: list[dict] = []
-        texts: list[str] = []
-        for event in page.events:
-            if event.session_id is not None and event.session_id != self.session_id:
-                self.foreign += 1
-                continue
-            raw = text.dumps(event.raw)
-            records = known.setdefault(event.id, {})
-            if raw in records.values():
-                self.repeats += 1
-                continue
-            variant = max(records) + 1 if records else 0
-            self.conflicts += variant > 0
-            records[variant] = raw
-            rows.append(_columns(self.sync_id, 0, variant, event, raw))
-            texts.append(search.searchable_text(event))
-        self._insert(rows, texts)
-
-    def _known_records(self, ids: Iterable[str]) -> dict[str, dict[int, str]]:
-        """The records already stored under these ids: {id: {variant: raw JSON}}."""
-        known: dict[str, dict[int, str]] = {}
-        rows = StoredEvent.objects.filter(sync_id=self.sync_id, event_id__in=set(ids))
-        for event_id, variant, raw in rows.values_list("event_id", "variant", "raw"):
-            known.setdefault(event_id, {})[variant] = raw
-        return known
-
-    def _insert(self, rows: list[dict], texts: list[str]) -> None:
-        """Insert the rows with gapless positions; a row the database refuses is left out
-        and named, the others stored. Raises StoreError when no row of several could be."""
-        if not rows:
-            return
-        self._place(rows, self.next_seq)
-        try:
-            with transaction.atomic():
-                _insert(self.sync_id, rows, texts)
-            self._count(rows)
-            return
-        except DatabaseError as exc:
-            log.warning(
-                "a page of %s was refused (%s); storing it event by event", self.session_id, exc
-            )
-        stored: list[dict] = []
-        for row, body in zip(rows, texts, strict=True):
-            self._place([row], self.next_seq + len(stored), stored[-1]["turn"] if stored else None)
-            try:
-                with transaction.atomic():
-                    _insert(self.sync_id, [row], [body])
-                stored.append(row)
-            except DatabaseError as exc:
-                self.unstorable.append({"id": row["event_id"], "reason": _reason(exc)})
-        if not stored and len(rows) > 1:  # nothing of a page goes in: not one bad event
-            first = self.unstorable[-len(rows)]
-            raise StoreError(first["id"], first["reason"])
-        self._count(stored)
-
-    def _place(self, rows: list[dict], first_seq: int, turn: int | None = None) -> None:
-        """Give consecutive positions from `first_seq`, and each row its turn (the position
-        of the prompt that opened it)."""
-        turn = self.last_prompt if turn is None else turn
-        for offset, row in enumerate(rows):
-            row["seq"] = first_seq + offset
-            if row["kind"] == "prompt":
-                turn = row["seq"]
-            row["turn"] = turn
-
-    def _count(self, rows: list[dict]) -> None:
-        prompts = [r["seq"] for r in rows if r["kind"] == "prompt"]
-        self.last_prompt = prompts[-1] if prompts else self.last_prompt
-        self.next_seq += len(rows)
-        self.stored += len(rows)
-        self.file_changes += sum(1 for r in rows if r["kind"] in upstream.CHANGE_KINDS)
-
-    def counters(self, base: TimelineSync | None = None) -> dict[str, Any]:
-        """The sync's counters after this writer (added to `base`'s, when given)."""
-
-        def plus(name: str, value: int) -> int:
-            return (getattr(base, name) if base else 0) + value
-
-        unstorable = [*(base.unstorable if base else []), *self.unstorable]
-        return {
-            "events_stored": plus("events_stored", self.stored),
-            "last_seq": self.next_seq - 1,
-            "repeats_dropped": plus("repeats_dropped", self.repeats),
-            "id_conflicts": plus("id_conflicts", self.conflicts),
-            "foreign_events": plus("foreign_events", self.foreign),
-            "unusable_events": plus("unusable_events", self.unusable),
-            "file_changes": plus("file_changes", self.file_changes),
-            "unstorable": unstorable[: TimelineSync.UNSTORABLE_LISTED],
-            "unstorable_count": plus("unstorable_count", len(self.unstorable)),
-            "last_prompt_seq": self.last_prompt,
-        }
 
 
 def _lease_until() -> Any:
@@ -318,7 +75,7 @@ def _store_page(sync: TimelineSync, token: str, page: upstream.TimelinePage) -> 
     """Write one page and advance the cursor in one transaction; return events written."""
     with transaction.atomic():
         current = _locked(sync, token)
-        writer = _Writer(
+        writer = store.PageWriter(
             sync.pk, sync.session_id, current.last_seq + 1, last_prompt=current.last_prompt_seq
         )
         writer.write(page)
@@ -342,7 +99,7 @@ def _rebuild(sync: TimelineSync, token: str, client: promptster.Client, page_siz
         _locked(sync, token)
         EventText.objects.filter(sync=sync).delete()
         StoredEvent.objects.filter(sync=sync).delete()
-        writer = _Writer(sync.pk, sync.session_id, 0)
+        writer = store.PageWriter(sync.pk, sync.session_id, 0)
         last_id = ""
         for page in client.iter_timeline(sync.session_id, limit=page_size):
             writer.write(page)
@@ -446,7 +203,7 @@ def prefetch(
     except (LeaseLost, SessionPurged, TimelineSync.DoesNotExist):
         still_here = TimelineSync.objects.filter(pk=sync.pk).exists()
         return PrefetchResult("busy" if still_here else "gone")
-    except StoreError as exc:
+    except store.StoreError as exc:
         sync.release(
             token,
             state=TimelineSync.State.FAILED,

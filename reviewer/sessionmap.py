@@ -14,8 +14,8 @@ from typing import Any
 
 from django.db.models import Case, Count, IntegerField, Max, Min, Q, QuerySet, Value, When
 
-from reviewer.attribution import lone_test_command_q
 from reviewer.models import StoredEvent, TimelineSync, event_key
+from reviewer.summarize import lone_test_command_q
 
 BUCKETS = 120
 IDLE_GAP = timedelta(minutes=5)

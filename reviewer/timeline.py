@@ -154,15 +154,8 @@ def neighbour_failure(sync: TimelineSync, seq: int, direction: str) -> StoredEve
     return qs.filter(seq__gt=seq).order_by("seq").first()
 
 
-FOLLOWUP_KINDS = (
-    "file_diff",
-    "file_create",
-    "file_delete",
-    "command",
-    "test_run",
-    "build_run",
-    "git_action",
-)
+FILE_KINDS = ("file_diff", "file_create", "file_delete")
+FOLLOWUP_KINDS = (*FILE_KINDS, "command", "test_run", "build_run", "git_action")
 
 
 def followups(sync: TimelineSync, prompt_seq: int, limit: int = 200) -> list[StoredEvent]:

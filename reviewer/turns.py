@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from django.db.models import Count, F, Max, Min, Q, Sum
 
 from reviewer import text, upstream
-from reviewer.attribution import lone_test_command_q
 from reviewer.models import EventQuerySet, StoredEvent, TimelineSync, event_key
+from reviewer.summarize import lone_test_command_q
 
 START = "start"  # the key of turn 0
 PREVIEW_LINES = 3

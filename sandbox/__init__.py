@@ -17,6 +17,7 @@ Modules, from the outside in:
 * :mod:`sandbox.generate`, :mod:`sandbox.turns`, :mod:`sandbox.diffs`, :mod:`sandbox.stamps`:
   events built on demand, turn plans, unified diffs, ids and timestamps;
 * :mod:`sandbox.scenarios`: loads the scenario files under ``sandbox/scenarios/<name>/``;
+* :mod:`sandbox.scripted`: sessions played event by event from ``sandbox/scenarios/api/*.toml``;
 * :mod:`sandbox.hostile`: hostile strings for the hostile session.
 
 ``SandboxServer`` is imported lazily so that ``sandbox.data`` can be used without the HTTP layer.

@@ -37,10 +37,12 @@ import random
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sandbox import scripted
 from sandbox.generate import SessionSpec, build_event, event_ts_ms
 from sandbox.hostile import PAYLOADS
 from sandbox.roster import BIG_SESSION_EVENTS, ORGS, REVOKED_TOKEN, build_roster
@@ -65,11 +67,43 @@ class InvalidCursor(ValueError):
 
 @dataclass
 class _AddedSession:
-    """A session given verbatim through add_session (events held as a list)."""
+    """A session held as a list of events: given through add_session, or a scripted session.
+
+    ``index`` maps an event id to the *last* record with that id (ids can repeat: the upstream
+    does not promise they are unique); ``lazy`` fills in, at serve time, the parts of a record
+    too large to keep (the huge command output).
+    """
 
     session: dict[str, Any]
     events: list[dict[str, Any]]
     index: dict[str, int]
+    lazy: dict[int, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
+
+    def page(self, start: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
+        """Events from ``start``, at most ``limit`` of them unless a repeated id forces more.
+
+        A page never ends on an earlier record of a repeated id (the next page's ``after`` cursor
+        would resolve to the last one and skip what lies between): it stops just before it, or,
+        if that would leave the page empty, runs on to that id's last record. So paging with any
+        limit returns every record exactly once, in order.
+        """
+        total = len(self.events)
+        stop = min(total, start + limit)
+        while stop > start and self._last_of(stop - 1) > stop - 1:
+            stop -= 1
+        if stop == start and start < total:
+            stop = self._last_of(start) + 1
+            while self._last_of(stop - 1) > stop - 1:  # pragma: no cover - overlapping repeats
+                stop = self._last_of(stop - 1) + 1
+        page = json.loads(json.dumps(self.events[start:stop]))
+        for k, event in enumerate(page, start):
+            fill = self.lazy.get(k)
+            if fill is not None:
+                fill(event)
+        return page, stop < total
+
+    def _last_of(self, k: int) -> int:
+        return self.index.get(str(self.events[k].get("id")), k)
 
 
 class SandboxState:
@@ -93,10 +127,22 @@ class SandboxState:
         self._roles: dict[str, dict[str, list[str]]] = roster.roles
         self._added: dict[str, _AddedSession] = {}
         self._deleted: set[str] = set()
+        self._add_scripted_sessions()
         self._scores: dict[str, dict[str, dict[str, Any]]] = seeded_scores(
             seed, self._pick_scored_sessions()
         )
         self._scored = list(self._scores)
+
+    def _add_scripted_sessions(self) -> None:
+        """The scripted sessions (:mod:`sandbox.scripted`) and their assessment, after the rest."""
+        org_id = scripted.ORG_ID
+        self._assessments[org_id].append(scripted.assessment(self.seed))
+        for played in scripted.play_all(self.seed):
+            index = {str(event.get("id")): k for k, event in enumerate(played.events)}
+            self._added[played.session["id"]] = _AddedSession(
+                played.session, played.events, index, played.lazy
+            )
+            self._roles[org_id].setdefault(played.role, []).append(played.session["id"])
 
     def _pick_scored_sessions(self) -> list[tuple[str, str, int]]:
         """Two ordinary ended acme sessions that a reviewer scored in Promptster's dashboard."""
@@ -238,9 +284,11 @@ class SandboxState:
                 return None
             if isinstance(found, _AddedSession):
                 start = 0 if after is None else self._added_cursor(found, after) + 1
-                page = found.events[start : start + limit]
-                return json.loads(json.dumps(page)), start + len(page) < len(found.events)
-            count = found.count
+            else:
+                count = found.count
+        if isinstance(found, _AddedSession):
+            # Outside the lock (its events never change): a lazy part may take a while to build.
+            return found.page(start, limit)
         start = 0 if after is None else self._spec_cursor(found, after, count) + 1
         stop = min(count, start + limit)
         return [build_event(self.seed, found, i) for i in range(start, stop)], stop < count
@@ -283,7 +331,11 @@ class SandboxState:
     def events(
         self, session_id: str, start: int = 0, stop: int | None = None
     ) -> list[dict[str, Any]]:
-        """Events ``start:stop`` of any session, ignoring org and deletion (a test helper)."""
+        """Events ``start:stop`` of any session, ignoring org and deletion (a test helper).
+
+        Lazy parts of scripted sessions are left unbuilt here (the huge output's ``stdout`` is
+        empty); the timeline endpoint builds them.
+        """
         with self._lock:
             if session_id in self._added:
                 return json.loads(json.dumps(self._added[session_id].events[start:stop]))
@@ -354,9 +406,7 @@ class SandboxState:
         session_id = str(session.get("id") or uuid.uuid4())
         filled = [self._fill_event(dict(e), session_id, org_id) for e in events]
         filled.sort(key=lambda e: parse_iso_ms(e.get("ts")) or 0)
-        index: dict[str, int] = {}
-        for k, event in enumerate(filled):
-            index.setdefault(str(event.get("id")), k)
+        index = {str(event.get("id")): k for k, event in enumerate(filled)}
         with self._lock:
             if session_id in self._specs or session_id in self._added:
                 raise ValueError(f"session {session_id} already exists")
@@ -480,7 +530,9 @@ class SandboxState:
         ``data`` and one with ``data: null``, prompts under ``prompt``), lockfile (a diff of
         thousands of lines), list_source (sourceService as a list), empty (zero events),
         missing_fields (no lastActivityAt/totalCostUsd, impactScore as 0-1), not_computed
-        (aiAttributionPct null although ended), big, hostile, wide_line (one 200,000-char line).
+        (aiAttributionPct null although ended), big, hostile, wide_line (one 200,000-char line);
+        then the scripted sessions of :mod:`sandbox.scripted`: realistic, messy, no_changes and
+        huge_output.
         """
         return {role: ids[0] for role, ids in self._roles[org_id].items()}
 

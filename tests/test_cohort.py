@@ -146,13 +146,40 @@ def test_a_bad_sort_is_explained(as_alice: Client, cohort: dict) -> None:
     assertContains(response, "The sort direction must be")
 
 
-def test_htmx_sorting_swaps_only_the_table(as_alice: Client, cohort: dict) -> None:
+def test_htmx_sorting_swaps_only_the_live_region(as_alice: Client, cohort: dict) -> None:
     response = as_alice.get(
         f"/assessments/{cohort['asmt']}/", {"sort": "candidate"}, headers={"HX-Request": "true"}
     )
     assertContains(response, 'id="cohort-table"')
+    assertContains(response, "Distributions")
     assertNotContains(response, "<html")
-    assertNotContains(response, "Distributions")
+    assertNotContains(response, "Prefetch all")
+
+
+def test_the_table_fills_in_while_timelines_are_missing(as_alice, cohort, org_a) -> None:
+    """Dee's timeline is not stored: the region polls itself, keeping the sort, until it is."""
+    url = f"/assessments/{cohort['asmt']}/?sort=candidate&dir=asc"
+    page = as_alice.get(url).content.decode()
+    live = re.search(r'<div id="cohort-live" hx-get="([^"]+)" hx-trigger="every 2s"', page)
+    assert live and "sort=candidate" in live.group(1)
+    assert "not fetched" in _row(page, cohort["dee"])
+
+    prefetch.prefetch(org_a, cohort["dee"])
+    poll = as_alice.get(live.group(1).replace("&amp;", "&"), headers={"HX-Request": "true"})
+    html = poll.content.decode()
+    assert "not fetched" not in _row(html, cohort["dee"])
+    assert 'hx-trigger="every 2s"' not in html  # nothing left to fetch: polling stops
+
+
+def test_each_poll_queues_the_next_batch(as_alice, org_a, sandbox) -> None:
+    from reviewer.models import TimelineSync
+    from tests.conftest import ACME
+
+    assessment = sandbox.state.assessments_for(ACME["id"])[0]["id"]
+    as_alice.get(f"/assessments/{assessment}/")
+    as_alice.get(f"/assessments/{assessment}/", headers={"HX-Request": "true"})
+    queued = TimelineSync.objects.filter(state="queued").count()
+    assert queued == 2 * tasks.VIEW_BATCH
 
 
 def test_an_invalid_assessment_id_is_404(as_alice: Client, sandbox) -> None:
@@ -295,13 +322,11 @@ def test_a_not_fetched_session_compares_on_upstream_fields(as_bob: Client, cohor
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ({}, "Choose session A."),
-        ({"a": "", "b": ""}, "Choose session B."),
         ({"a": "<script>x</script>", "b": ""}, "Session A is not a valid session id."),
         ({"a": "x" * 5000}, "Session A is not a valid session id."),
     ],
 )
-def test_missing_or_malformed_ids_show_the_picker(
+def test_malformed_ids_are_explained_beside_the_picker(
     as_alice: Client, sandbox, query: dict, message: str
 ) -> None:
     response = as_alice.get("/compare/", query)
@@ -310,6 +335,40 @@ def test_missing_or_malformed_ids_show_the_picker(
     assertContains(response, 'name="a"')
     assertContains(response, 'name="b"')
     assertNotContains(response, "<script>x</script>")
+
+
+def test_the_picker_starts_from_candidates_by_name(as_alice: Client, cohort: dict) -> None:
+    """No warnings before anything is chosen; candidates by name, grouped by assessment, and
+    a find box that narrows them (the htmx request swaps only the list)."""
+    html = as_alice.get("/compare/").content.decode()
+    assert "notice-warn" not in html
+    assert re.search(rf'<option value="{cohort["bea"]}">Bea', html)
+    found = as_alice.get(
+        "/compare/",
+        {"find": "BE", "a": cohort["ada"]},
+        headers={"HX-Request": "true", "HX-Target": "compare-found"},
+    ).content.decode()
+    assert "<html" not in found
+    assert f'href="?a={cohort["ada"]}&amp;b={cohort["bea"]}">compare with A' in found
+    assert f'data-session-id="{cohort["cy"]}"' not in found
+    nothing = as_alice.get("/compare/", {"find": "zzz-nobody"}).content.decode()
+    assert "No candidate matches" in nothing
+
+
+def test_the_differences_that_matter_are_marked(as_bob: Client, cohort: dict) -> None:
+    html = as_bob.get("/compare/", {"a": cohort["ada"], "b": cohort["bea"]}).content.decode()
+    table = html[html.index('id="compare-metrics-h"') :]
+
+    def row(key: str) -> str:
+        start = table.index(f'data-metric="{key}"')
+        return table[start : table.index("</tr>", start)]
+
+    # Ada sent 3 prompts and Bea 1: half again as many and 2 apart.
+    assert 'class="differs"' in table[table.index('data-metric="prompts"') - 20 :][:60]
+    assert "differs" in row("prompts")
+    # Promptster's estimates, 40% and 60%: 20 points apart.
+    assert "differs" in row("promptster_ai_pct")
+    assert "higher" in row("promptster_ai_pct").split("</td>")[1]  # B's is the higher one
 
 
 def test_one_session_chosen_offers_partners(as_alice: Client, cohort: dict) -> None:

@@ -200,8 +200,8 @@ def test_a_page_that_cannot_be_stored_stops_with_the_event_id_and_no_retry_loop(
     assert not prefetch.needs_sync(sync)  # views and beat never queue it again on their own
     page = as_carol.get(f"/sessions/{sid}/")
     assertContains(page, "Event poison-0 could not be stored")
-    assertContains(page, "Fetch now")
-    prefetch.mark_queued(sync, unblock=True)  # what "Fetch now" does
+    assertContains(page, "Try again now")
+    prefetch.mark_queued(sync, unblock=True)  # what "Try again now" does
     sync.refresh_from_db()
     assert sync.blocked_event_id == ""
 

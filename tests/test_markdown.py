@@ -133,7 +133,7 @@ def test_a_fenced_block_inside_a_numbered_item_stays_a_block_and_numbering_goes_
     html = render_markdown("1. Install:\n   ```bash\n   pip install x\n   ```\n2. Run it\n")
     assert html.count("<ol>") == 1 and html.count("<li>") == 2
     block = html.split("<li>")[1]
-    assert "<pre><code>" in block and "pip" in block and "<p>" not in block
+    assert '<pre tabindex="0"><code>' in block and "pip" in block and "<p>" not in block
     assert "Run it" in html.split("<li>")[2]
 
 
@@ -201,7 +201,7 @@ def test_entities_and_escapes_come_out_as_characters() -> None:
 
 def test_code_blocks_are_highlighted_but_cannot_borrow_the_apps_classes() -> None:
     html = render_markdown("```python\nx = 1\n```\n\n```{.notice-error}\nhi\n```")
-    assert '<div class="hl"><pre><code><span class="n">x</span>' in html
+    assert '<div class="hl"><pre tabindex="0"><code><span class="n">x</span>' in html
     assert "notice-error" not in html and 'class="language' not in html
 
 

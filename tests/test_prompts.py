@@ -34,7 +34,7 @@ def test_a_pasted_traceback_and_diff_keep_every_line_in_order() -> None:
     html = render_prompt(prompt)
     assert visible_lines(html) == [line for line in prompt.split("\n") if line.strip()]
     # Both pasted blocks are shown as code, aligned as where they were copied from.
-    assert html.count("<pre>") == 2
+    assert html.count('<pre tabindex="0">') == 2
     assert '<span class="gt">Traceback (most recent call last):</span>' in html
     assert '<span class="gd">-    response = session.get(url, timeout=5)</span>' in html
 
@@ -57,7 +57,7 @@ def test_pasted_css_and_man_pages_keep_their_line_breaks_and_indentation() -> No
 def test_fenced_blocks_are_highlighted_and_inline_code_is_code() -> None:
     html = render_prompt("Run `make test` then:\n```python\nx = 1\n```\nand ``a ` b``.")
     assert "Run <code>make test</code> then:" in html
-    assert '<div class="hl"><pre><code><span class="n">x</span>' in html
+    assert '<div class="hl"><pre tabindex="0"><code><span class="n">x</span>' in html
     assert "<code>a ` b</code>" in html
 
 
@@ -69,4 +69,4 @@ def test_an_unclosed_fence_runs_to_the_end_and_html_stays_text() -> None:
 
 def test_a_line_of_dashes_is_not_a_diff() -> None:
     html = render_prompt("--- notes ---\nnothing pasted here\n+1 from me")
-    assert "<pre>" not in html
+    assert "<pre" not in html

@@ -181,3 +181,23 @@ def test_user_without_organization_is_told(client, django_user_model) -> None:
     response = client.get("/sessions/")
     assert response.status_code == 403
     assertContains(response, "not a member of any organization", status_code=403)
+
+
+def test_the_stored_column_speaks_one_vocabulary(as_carol, org_a, sandbox) -> None:
+    """Not fetched, Queued, Fetching n%, Stored, Partly stored n%: never a dash or "Up to date"."""
+    from reviewer import prefetch
+    from tests.test_attribution import EXACT_EVENTS, _add
+
+    asmt = "asmt-stored-words"
+    done = _add(sandbox, EXACT_EVENTS, assessment=asmt, name="Done")
+    fresh = _add(sandbox, EXACT_EVENTS, assessment=asmt, name="Fresh")
+    prefetch.prefetch(org_a, done)
+    html = as_carol.get("/sessions/", {"assessmentId": asmt}).content.decode()
+
+    def stored(sid: str) -> str:
+        row = html[html.index(f'data-session-id="{sid}"') :]
+        return row[: row.index("</tr>")].rsplit("<td", 1)[1]
+
+    assert ">Stored<" in stored(done)
+    assert ">Not fetched<" in stored(fresh)
+    assert "Up to date" not in html and ">—<" not in stored(fresh)

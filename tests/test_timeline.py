@@ -270,3 +270,24 @@ def test_a_warning_about_one_request_is_not_cached_for_the_next(as_carol, stored
     assertContains(warned, "was ignored")
     plain = as_carol.get(f"/sessions/{stored['id']}/timeline/")
     assertNotContains(plain, "was ignored")
+
+
+def test_a_poll_that_finds_nothing_new_keeps_polling_from_the_same_place(
+    as_carol, org_a, acme_sessions
+) -> None:
+    """While a fetch goes on, the live tail polls; an answer with no new event must carry the
+    tail on (same cursor), or events stored later would never appear without a reload."""
+    session = next(s for s in acme_sessions if s["endedAt"] and 300 < s["eventCount"] < 5000)
+    prefetch.prefetch(org_a, session["id"], page_size=100, max_pages=1)
+    sync = timeline.find_sync(org_a, session["id"])
+    prefetch.mark_queued(sync)
+    last = ordered(org_a, session["id"])[-1].key
+    url = f"/sessions/{session['id']}/timeline/"
+    poll = as_carol.get(url, {"after": last}, headers={"HX-Request": "true"})
+    assert event_ids(poll) == []
+    assertContains(poll, f'hx-get="timeline/?after={last}"')
+    assertContains(poll, 'hx-trigger="load delay:300ms, every 1s"')
+
+    prefetch.prefetch(org_a, session["id"])  # the worker stores the rest
+    poll = as_carol.get(url, {"after": last}, headers={"HX-Request": "true"})
+    assert len(event_ids(poll)) > 0

@@ -20,30 +20,6 @@ from reviewer.rendering.text import with_cut
 from reviewer.upstream import Failure
 
 CUT_KEY = "_reviewer_cut"  # in a display copy: {field: [total lines, total characters]}
-KIND_TEMPLATES = {
-    kind: f"sessions/events/{kind}.html"
-    for kind in (
-        "prompt",
-        "ai_response",
-        "file_diff",
-        "file_create",
-        "file_delete",
-        "command",
-        "test_run",
-        "build_run",
-        "git_action",
-        "decision_event",
-        "session_start",
-        "session_end",
-        "checkpoint",
-        "tool_use",
-        "tool_result",
-        "mcp_call",
-        "planning",
-    )
-}
-KIND_TEMPLATES["tool_call"] = KIND_TEMPLATES["tool_result"]  # the documented legacy alias
-UNKNOWN_TEMPLATE = "sessions/events/unknown.html"
 # The canonical kinds of the timeline docs and those ingest accepts (REFERENCE §4.1).
 CANONICAL_KINDS = (
     "prompt",
@@ -60,6 +36,13 @@ CANONICAL_KINDS = (
     "session_end",
     "checkpoint",
 )
+# Kinds with a template of their own: the canonical ones and the agent tools' kinds.
+KIND_TEMPLATES = {
+    kind: f"sessions/events/{kind}.html"
+    for kind in (*CANONICAL_KINDS, "tool_use", "tool_result", "mcp_call", "planning")
+}
+KIND_TEMPLATES["tool_call"] = KIND_TEMPLATES["tool_result"]  # the documented legacy alias
+UNKNOWN_TEMPLATE = "sessions/events/unknown.html"
 KIND_LABELS = {
     "prompt": "Prompt",
     "ai_response": "AI response",

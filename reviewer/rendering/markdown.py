@@ -80,8 +80,12 @@ _ALLOWED_ATTRIBUTES = {
     "ol": {"start"},
     "input": {"checked", "aria-label"},
 }
-# A task list's checkbox can only ever be a disabled checkbox.
-_FORCED_ATTRIBUTES = {"input": {"type": "checkbox", "disabled": "disabled"}}
+# A task list's checkbox can only ever be a disabled checkbox; a code block scrolls sideways,
+# so the keyboard must be able to reach it.
+_FORCED_ATTRIBUTES = {
+    "input": {"type": "checkbox", "disabled": "disabled"},
+    "pre": {"tabindex": "0"},
+}
 # Only the classes this module emits: candidate text cannot borrow the app's own classes
 # (a fenced block tagged {.notice-error} would otherwise look like one of our alerts).
 _ALLOWED_CLASSES = {

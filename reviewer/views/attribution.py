@@ -18,6 +18,7 @@ from reviewer import (
     attribution,
     cache,
     cohort,
+    comparison,
     fragments,
     prefetch,
     promptster,
@@ -30,6 +31,7 @@ from reviewer.views.common import HtmxHttpRequest, member_view
 from reviewer.views.timeline import Place
 
 COMPARE_OPTIONS = 100
+COMPARE_FOUND = 20
 
 
 @require_GET
@@ -132,8 +134,12 @@ def assessment_cohort(request: HtmxHttpRequest, assessment_id: str) -> HttpRespo
     membership = access.get_membership(request)
     sort, descending, notices = _sort_params(request.GET)
     found = cohort.cohort_for(membership.organization, assessment_id)
-    queued, broker_down = (0, False) if request.htmx else _fetch_missing(membership, found)
+    # Every view, the page's own polls included, queues a bounded batch of what is missing,
+    # so the table fills in while it is open and stops polling once nothing is left to fetch.
+    queued, broker_down = _fetch_missing(membership, found)
+    pending = bool(found.not_fetched or found.partial) and not broker_down
     context: dict[str, Any] = {
+        "live_url": request.get_full_path() if pending else "",
         "queued": queued,
         "broker_down": broker_down,
         "assessment_id": assessment_id,
@@ -226,33 +232,63 @@ def _compare_options(membership: Membership, sides: list[Side]) -> list[upstream
             membership.organization, assessment_id=assessment_id, limit=COMPARE_OPTIONS
         ).value
     except promptster.PromptsterError:
-        return []  # the picker still takes typed ids
+        return []  # the picker still takes ids pasted into the address
     return page.sessions
+
+
+def _assessment_titles(membership: Membership) -> dict[str, str]:
+    try:
+        return {a.id: a.title for a in cache.get_assessments(membership.organization).value}
+    except promptster.PromptsterError:
+        return {}
 
 
 @require_GET
 @member_view
 def compare(request: HtmxHttpRequest) -> HttpResponse:
-    """Two sessions' summaries side by side; a picker when one is missing or malformed."""
+    """Two sessions' summaries side by side, their metrics with the differences that matter
+    marked; until both are chosen, a picker of candidates by name (`find=` narrows it)."""
     membership = access.get_membership(request)
     problems = []
     sides = []
-    raw: dict[str, str] = {}
     for key in ("a", "b"):
         value = request.GET.get(key, "").strip()[:200]
-        raw[key] = value
-        if not value:
-            problems.append(f"Choose session {key.upper()}.")
-        elif not upstream.ID_RE.fullmatch(value):
+        if value and not upstream.ID_RE.fullmatch(value):
             problems.append(f"Session {key.upper()} is not a valid session id.")
-        else:
+        elif value:
             sides.append(_side(membership, key, value))  # 404 for unknown or foreign ids
     if len(sides) == 2 and sides[0].session.id == sides[1].session.id:
-        problems.append("Both sides show the same session.")
+        problems.append("Both sides show the same session: choose another for B.")
+    find = request.GET.get("find", "").strip()[:100]
+    titles = _assessment_titles(membership)
+    options = _compare_options(membership, sides)
+    chosen = {s.key: s.session.id for s in sides}
     context = {
         "sides": sides,
         "problems": problems,
-        "raw": raw,
-        "options": _compare_options(membership, sides),
+        "chosen": chosen,
+        "find": find,
+        "titles": titles,
+        "groups": _by_assessment(options, titles),
+        "found": comparison.find_candidates(options, find, titles)[:COMPARE_FOUND],
+        "pairs": _pairs(sides) if len(sides) == 2 and not problems else [],
     }
+    if request.htmx and request.htmx.target == "compare-found":
+        return render(request, "compare.html#found", context)
     return render(request, "compare.html", context)
+
+
+def _by_assessment(
+    sessions: list[upstream.Session], titles: dict[str, str]
+) -> list[tuple[str, list[upstream.Session]]]:
+    """Picker options grouped under their assessment's title, in upstream order."""
+    groups: dict[str, list[upstream.Session]] = {}
+    for s in sessions:
+        title = titles.get(s.assessment_id, s.assessment_id or "No assessment")
+        groups.setdefault(title, []).append(s)
+    return list(groups.items())
+
+
+def _pairs(sides: list[Side]) -> list[comparison.MetricPair]:
+    a, b = (comparison.values_of(side.session, side.summary) for side in sides)
+    return comparison.pairs(a, b)

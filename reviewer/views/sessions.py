@@ -164,17 +164,29 @@ class SessionRow:
     stored_known: bool
 
 
+def stored_label(sync: timeline.TimelineSync | None) -> str:
+    """The "Stored" column in one vocabulary: Not fetched, Queued, Fetching n%, Stored,
+    Partly stored n% (a running session, or one upstream still reports more of), Failed at n%."""
+    State = timeline.TimelineSync.State
+    if sync is None or (sync.state == State.IDLE and not sync.events_stored):
+        return "Not fetched"
+    if sync.complete:
+        return "Stored"
+    share = f" {sync.percent}%" if sync.expected_events else ""
+    if sync.state == State.QUEUED:
+        return "Queued"
+    if sync.state == State.RUNNING:
+        return f"Fetching{share}"
+    if sync.state == State.FAILED:
+        return f"Failed at{share}" if share else "Failed"
+    return f"Partly stored{share}"
+
+
 def _row(
     session: upstream.Session, sync: timeline.TimelineSync | None, titles: dict[str, str]
 ) -> SessionRow:
     started = session.started_at.astimezone(UTC) if session.started_at else None
     assessment = titles.get(session.assessment_id, session.assessment_id)
-    if sync is None:
-        stored = "—"
-    elif sync.complete:
-        stored = "stored"
-    else:
-        stored = sync.get_state_display() + (f" {sync.percent}%" if sync.expected_events else "")
     return SessionRow(
         id=session.id,
         short_id=session.short_id,
@@ -191,7 +203,7 @@ def _row(
         decisions=session.decision_count,
         ai_pct=None if session.ai_pct is None else round(session.ai_pct),
         ai_pct_state=attribution.promptster_pct_state(session, sync),
-        stored=stored,
+        stored=stored_label(sync),
         stored_known=sync is not None and sync.complete is False,
     )
 

@@ -188,9 +188,11 @@ def chunk_context(
         "page_earlier_url": f"?{params.query(before=chunk['first'], view='events')}"
         if chunk["earlier"]
         else "",
-        "live_url": f"{fragment}?{params.query(after=chunk['last'])}"
-        if live and chunk["last"]
-        else (f"{fragment}?{params.query()}" if live and top else ""),
+        # An empty poll keeps polling from the same cursor: the tail must never vanish
+        # while the fetch goes on.
+        "live_url": f"{fragment}?{params.query(after=chunk['last'] or params.after)}"
+        if live
+        else "",
         "fetching": place.sync.is_active,
     }
 

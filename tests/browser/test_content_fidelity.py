@@ -106,7 +106,7 @@ def test_real_content_reads_as_it_was_written(
     prefetch.prefetch(org_a, sid)
     page.set_viewport_size({"width": 1440, "height": 1000})
     login("alice")
-    page.goto(f"{live_server.url}/sessions/{sid}/")
+    page.goto(f"{live_server.url}/sessions/{sid}/?view=events")
 
     prompt = page.locator('[data-event-id="evt-prompt-0"] .prompt')
     # Every line of the pasted traceback on its own line, in order; '#' and '-' stay text.
@@ -171,7 +171,7 @@ def test_a_huge_log_opens_page_by_page(page: Page, live_server, alice, org_a, sa
     prefetch.prefetch(org_a, sid)
     page.set_viewport_size({"width": 1440, "height": 900})
     login("alice")
-    page.goto(f"{live_server.url}/sessions/{sid}/")
+    page.goto(f"{live_server.url}/sessions/{sid}/?view=events")
     event = page.locator('[data-event-id="evt-log"]')
     event.locator("summary").click()
     event.get_by_text("Show all 30000 lines").click()  # swapped in place by htmx

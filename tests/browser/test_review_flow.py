@@ -55,7 +55,7 @@ def test_read_a_big_timeline_scroll_filter_search_and_jump(
     )
     prefetch.prefetch(org_a, session["id"])
     login("alice")
-    page.goto(f"{live_server.url}/sessions/{session['id']}/")
+    page.goto(f"{live_server.url}/sessions/{session['id']}/?view=events")
     events = page.locator(".timeline > li.ev")
     expect(events).to_have_count(200)
     shot("timeline")
@@ -66,6 +66,7 @@ def test_read_a_big_timeline_scroll_filter_search_and_jump(
     page.locator(".load-more").last.scroll_into_view_if_needed()
     expect(events).to_have_count(400)
 
+    page.locator(".kinds-menu > summary").click()
     page.locator(".kinds label", has_text="Command").locator("input").check()
     expect(page).to_have_url(re.compile("kind=command"))
     expect(page.locator(".timeline > li.ev").first).to_have_attribute("data-kind", "command")
@@ -74,14 +75,14 @@ def test_read_a_big_timeline_scroll_filter_search_and_jump(
         sync=timeline.find_sync(org_a, session["id"]), kind="command"
     ).first()
     needle = json.loads(command.raw)["data"]["command"].split()[0]
-    page.goto(f"{live_server.url}/sessions/{session['id']}/")
+    page.goto(f"{live_server.url}/sessions/{session['id']}/?view=events")
     page.fill("#q", needle)
     page.press("#q", "Enter")
     expect(page).to_have_url(re.compile(f"q={re.escape(needle)}"))
     first = page.locator(".timeline > li.ev").first
     expect(first).to_contain_text(needle)
 
-    page.goto(f"{live_server.url}/sessions/{session['id']}/")
+    page.goto(f"{live_server.url}/sessions/{session['id']}/?view=events")
     page.locator("body").press("n")
     expect(page.locator(".ev.current")).to_have_class(re.compile("failed"))
     current = page.locator(".ev.current").get_attribute("data-event-id")

@@ -60,6 +60,8 @@ def test_share_open_logged_out_revoke(
     other = browser.new_context()
     visitor = other.new_page()
     visitor.goto(url)
+    expect(visitor.locator("[data-turn]").first).to_be_visible()
+    visitor.goto(f"{url}?view=events")
     expect(visitor.locator(".timeline > li.ev")).to_have_count(2)
     expect(visitor.locator("body")).not_to_contain_text("Delete")
     visitor.screenshot(path="test-artifacts/shared-view.png")
