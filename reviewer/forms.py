@@ -29,35 +29,150 @@ MAX_OFFSET = 1_000_000
 PAGE_SIZES = (10, 20, 50, 100)
 
 
-def _int_param(
-    raw: str | None, *, name: str, default: int, lo: int, hi: int, notices: list[str]
-) -> int:
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        notices.append(f"“{name}” must be a whole number; using {default}.")
-        return default
-    if value < lo:
-        notices.append(f"“{name}” cannot be below {lo}; using {lo}.")
-        return lo
-    if value > hi:
-        notices.append(f"“{name}” cannot be above {hi}; using {hi}.")
-        return hi
-    return value
+# --- query parameters: declared forms, read leniently -------------------------------------------
 
 
-def _id_param(
-    raw: str | None, *, name: str, notices: list[str], pattern: re.Pattern[str] = _ID_RE
-) -> str:
-    if not raw:
-        return ""
-    raw = raw.strip()
-    if pattern.match(raw):
-        return raw
-    notices.append(f"“{name}” is not a valid id and was ignored.")
-    return ""
+def read_query(form_class: type[forms.Form], query: QueryDict) -> tuple[dict[str, Any], list[str]]:
+    """The one lenient reading of a query string: the form's cleaned values, where every field
+    that fails validation gets a replacement instead (a number clamped into range, a text cut
+    to its maximum length, the valid part of a list, or the field's `initial`) and its error
+    message, written to explain the replacement, becomes a notice for the page."""
+    form = form_class(query)
+    form.is_valid()
+    values = dict(form.cleaned_data)
+    notices: list[str] = []
+    for name, errors in form.errors.items():
+        field = form.fields[name]
+        values[name] = _replacement(field, form[name].data)
+        notices.append(str(errors[0]))
+    return values, notices
+
+
+def _replacement(field: forms.Field, raw: Any) -> Any:
+    if isinstance(field, KindsField):
+        return field.keep_valid(raw)
+    if isinstance(field, forms.IntegerField):
+        try:
+            number = int(str(raw).strip())
+        except ValueError:
+            return field.initial
+        return max(field.min_value, min(field.max_value, number))  # type: ignore[type-var]
+    if isinstance(field, forms.CharField) and isinstance(raw, str):
+        limit = field.max_length
+        if limit is not None and len(raw) > limit:
+            return field.to_python(raw[:limit])
+    return field.initial
+
+
+def whole_number(name: str, *, default: int, lo: int, hi: int) -> forms.IntegerField:
+    """An integer parameter; out of range it is clamped, unreadable it is `default`."""
+    return forms.IntegerField(
+        required=False,
+        initial=default,
+        min_value=lo,
+        max_value=hi,
+        error_messages={
+            "invalid": f"“{name}” must be a whole number; using {default}.",
+            "min_value": f"“{name}” cannot be below {lo}; using {lo}.",
+            "max_value": f"“{name}” cannot be above {hi}; using {hi}.",
+        },
+    )
+
+
+def id_param(name: str, pattern: re.Pattern[str] = _ID_RE) -> forms.RegexField:
+    """An id (or event key) parameter; a malformed one is ignored."""
+    return forms.RegexField(
+        pattern,
+        required=False,
+        initial="",
+        error_messages={"invalid": f"“{name}” is not a valid id and was ignored."},
+    )
+
+
+class SearchTextField(forms.CharField):
+    """Search text: NUL characters dropped, cut to `MAX_QUERY_CHARS`."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            required=False,
+            initial="",
+            max_length=MAX_QUERY_CHARS,
+            error_messages={
+                "max_length": f"The search text was cut to its first {MAX_QUERY_CHARS} characters."
+            },
+        )
+
+    def to_python(self, value: Any) -> str:
+        return str(super().to_python(value)).replace("\x00", "").strip()
+
+
+class KindsField(forms.Field):
+    """Event kinds, repeated (`kind=a&kind=b`) or comma-separated; unknown shapes are dropped."""
+
+    widget = forms.SelectMultiple
+    default_error_messages = {"invalid": "An unknown event kind in “kind” was ignored."}
+
+    def __init__(self) -> None:
+        super().__init__(required=False, initial=())
+
+    @staticmethod
+    def _split(value: Any) -> list[str]:
+        items = value if isinstance(value, list | tuple) else [value] if value else []
+        return [k.strip() for raw in items[:30] for k in str(raw).split(",") if k.strip()]
+
+    def keep_valid(self, value: Any) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(k for k in self._split(value) if _KIND_RE.match(k)))
+
+    def clean(self, value: Any) -> tuple[str, ...]:
+        kinds = self._split(value)
+        if any(not _KIND_RE.match(k) for k in kinds):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return tuple(dict.fromkeys(kinds))
+
+
+class ListQuery(forms.Form):
+    """`/sessions/?assessmentId=&sourceService=&limit=&offset=` (names mirror the API's)."""
+
+    assessmentId = id_param("assessmentId")  # noqa: N815 - the API's parameter name
+    sourceService = forms.RegexField(  # noqa: N815
+        _TOOL_RE,
+        required=False,
+        initial="",
+        strip=True,
+        error_messages={
+            "invalid": "“sourceService” has characters no AI tool name has and was ignored."
+        },
+    )
+    limit = whole_number("limit", default=20, lo=1, hi=SESSIONS_MAX_LIMIT)
+    offset = whole_number("offset", default=0, lo=0, hi=MAX_OFFSET)
+
+
+class TimelineQuery(forms.Form):
+    """`/sessions/<id>/timeline/?kind=&attribution=&q=&failures=&after=&before=&at=`."""
+
+    kind = KindsField()
+    attribution = forms.ChoiceField(
+        choices=[("", "")] + [(a, a) for a in ATTRIBUTIONS],
+        required=False,
+        initial="",
+        error_messages={
+            "invalid_choice": "“attribution” must be one of: " + ", ".join(ATTRIBUTIONS) + "."
+        },
+    )
+    q = SearchTextField()
+    failures = forms.CharField(required=False, initial="")
+    after = id_param("after", _KEY_RE)
+    before = id_param("before", _KEY_RE)
+    at = id_param("at", _KEY_RE)
+
+
+class SearchQuery(forms.Form):
+    """`/search/?q=&assessmentId=&kind=&page=`."""
+
+    q = SearchTextField()
+    assessmentId = id_param("assessmentId")  # noqa: N815 - the API's parameter name
+    kind = KindsField()
+    page = whole_number("page", default=1, lo=1, hi=10_000)
 
 
 @dataclass
@@ -79,25 +194,13 @@ class ListParams:
 
 
 def parse_list_params(query: QueryDict) -> ListParams:
-    notices: list[str] = []
-    tool = query.get("sourceService", "").strip()
-    if tool and not _TOOL_RE.match(tool):
-        notices.append("“sourceService” has characters no AI tool name has and was ignored.")
-        tool = ""
+    """The session list's parameters (`ListQuery`), read leniently."""
+    values, notices = read_query(ListQuery, query)
     return ListParams(
-        assessment_id=_id_param(query.get("assessmentId"), name="assessmentId", notices=notices),
-        source_service=tool,
-        limit=_int_param(
-            query.get("limit"),
-            name="limit",
-            default=20,
-            lo=1,
-            hi=SESSIONS_MAX_LIMIT,
-            notices=notices,
-        ),
-        offset=_int_param(
-            query.get("offset"), name="offset", default=0, lo=0, hi=MAX_OFFSET, notices=notices
-        ),
+        assessment_id=values["assessmentId"] or "",
+        source_service=values["sourceService"] or "",
+        limit=values["limit"] if values["limit"] is not None else 20,
+        offset=values["offset"] or 0,
         notices=notices,
     )
 
@@ -122,23 +225,18 @@ class TimelineParams:
 
 
 def parse_timeline_params(query: QueryDict) -> TimelineParams:
-    notices: list[str] = []
-    kinds = _kinds_param(query, notices)
-    attribution = query.get("attribution", "").strip()
-    if attribution and attribution not in ATTRIBUTIONS:
-        notices.append("“attribution” must be one of: " + ", ".join(ATTRIBUTIONS) + ".")
-        attribution = ""
-    q = _text_param(query, "q", notices)
+    """A timeline's filter and cursor (`TimelineQuery`), read leniently."""
+    values, notices = read_query(TimelineQuery, query)
     return TimelineParams(
         filter=TimelineFilter(
-            kinds=kinds,
-            attribution=attribution,
-            q=q,
-            failures_only=query.get("failures") in ("1", "true", "on"),
+            kinds=values["kind"] or (),
+            attribution=values["attribution"] or "",
+            q=values["q"] or "",
+            failures_only=values["failures"] in ("1", "true", "on"),
         ),
-        after=_id_param(query.get("after"), name="after", notices=notices, pattern=_KEY_RE),
-        before=_id_param(query.get("before"), name="before", notices=notices, pattern=_KEY_RE),
-        at=_id_param(query.get("at"), name="at", notices=notices, pattern=_KEY_RE),
+        after=values["after"] or "",
+        before=values["before"] or "",
+        at=values["at"] or "",
         notices=notices,
     )
 
@@ -159,38 +257,14 @@ class SearchParams:
         return urlencode(pairs)
 
 
-def _kinds_param(query: QueryDict, notices: list[str]) -> tuple[str, ...]:
-    kinds = []
-    for raw in query.getlist("kind")[:30]:
-        for kind in raw.split(","):
-            kind = kind.strip()
-            if not kind:
-                continue
-            if _KIND_RE.match(kind):
-                kinds.append(kind)
-            else:
-                notices.append("An unknown event kind in “kind” was ignored.")
-    return tuple(dict.fromkeys(kinds))
-
-
-def _text_param(query: QueryDict, name: str, notices: list[str]) -> str:
-    value = query.get(name, "").replace("\x00", "")
-    if len(value) > MAX_QUERY_CHARS:
-        notices.append(f"The search text was cut to its first {MAX_QUERY_CHARS} characters.")
-        value = value[:MAX_QUERY_CHARS]
-    return value.strip()
-
-
 def parse_search_params(query: QueryDict) -> SearchParams:
-    """`/search/?q=&assessmentId=&kind=&page=`: bad values are dropped with a notice."""
-    notices: list[str] = []
+    """`/search/?q=&assessmentId=&kind=&page=` (`SearchQuery`), read leniently."""
+    values, notices = read_query(SearchQuery, query)
     return SearchParams(
-        q=_text_param(query, "q", notices),
-        assessment_id=_id_param(query.get("assessmentId"), name="assessmentId", notices=notices),
-        kinds=_kinds_param(query, notices),
-        page=_int_param(
-            query.get("page"), name="page", default=1, lo=1, hi=10_000, notices=notices
-        ),
+        q=values["q"] or "",
+        assessment_id=values["assessmentId"] or "",
+        kinds=values["kind"] or (),
+        page=values["page"] or 1,
         notices=notices,
     )
 

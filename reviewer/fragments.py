@@ -234,17 +234,29 @@ def chunk_html(
     return derived(org, sync.session_id, f"chunk-{_digest(name)}", version, render)
 
 
-def turns(org: Organization, sync: TimelineSync) -> list[turns_module.Turn]:
-    """Every turn of the stored timeline, counted."""
+def _listed(
+    org: Organization,
+    sync: TimelineSync,
+    name: str,
+    compute: Callable[[TimelineSync], list[Any]],
+    row: Callable[..., Any],
+) -> list[Any]:
+    """A list of dataclass rows computed from the store, cached as plain dicts until the store
+    changes."""
     return derived(
         org,
         sync.session_id,
-        "turns",
+        name,
         timeline.store_version(sync),
-        lambda: turns_module.turns_of(sync),
-        load=lambda rows: [turns_module.Turn(**row) for row in rows],
-        dump=lambda found: [asdict(turn) for turn in found],
+        lambda: compute(sync),
+        load=lambda rows: [row(**r) for r in rows],
+        dump=lambda found: [asdict(item) for item in found],
     )
+
+
+def turns(org: Organization, sync: TimelineSync) -> list[turns_module.Turn]:
+    """Every turn of the stored timeline, counted."""
+    return _listed(org, sync, "turns", turns_module.turns_of, turns_module.Turn)
 
 
 def session_map(org: Organization, sync: TimelineSync) -> sessionmap.SessionMap:
@@ -262,15 +274,7 @@ def session_map(org: Organization, sync: TimelineSync) -> sessionmap.SessionMap:
 
 def files(org: Organization, sync: TimelineSync) -> list[filehistory.FileSummary]:
     """Every file the session touched."""
-    return derived(
-        org,
-        sync.session_id,
-        "files",
-        timeline.store_version(sync),
-        lambda: filehistory.files_of(sync),
-        load=lambda rows: [filehistory.FileSummary(**row) for row in rows],
-        dump=lambda found: [asdict(f) for f in found],
-    )
+    return _listed(org, sync, "files", filehistory.files_of, filehistory.FileSummary)
 
 
 def _digest(value: str) -> str:

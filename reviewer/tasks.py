@@ -29,9 +29,13 @@ def _publish(task: Any, *args: Any) -> None:
     broker.call(lambda: task.delay(*args), _BROKER_ERRORS)
 
 
+# Upstream failures worth another try later; a 401, 403 or 404 will not change by waiting.
+RETRY_ON = (promptster.Unavailable, promptster.RateLimited, promptster.BadResponse)
+
+
 @shared_task(
     name="reviewer.tasks.prefetch_session",
-    autoretry_for=(promptster.Unavailable, promptster.RateLimited, promptster.BadResponse),
+    autoretry_for=RETRY_ON,
     retry_backoff=2,
     retry_backoff_max=300,
     retry_jitter=True,
@@ -54,7 +58,7 @@ PREFETCH_FILTER_LIMIT = 1000
 
 @shared_task(
     name="reviewer.tasks.prefetch_filter",
-    autoretry_for=(promptster.Unavailable, promptster.RateLimited, promptster.BadResponse),
+    autoretry_for=RETRY_ON,
     retry_backoff=2,
     max_retries=5,
     ignore_result=True,

@@ -83,3 +83,22 @@ def test_a_ten_megabyte_search_is_cut_not_scanned(as_alice, stored_id) -> None:
     response = as_alice.get(f"/sessions/{stored_id}/timeline/", {"q": "a" * 10_000_000})
     assert response.status_code == 200
     assert b"cut to its first 200 characters" in response.content
+
+
+def test_query_forms_replace_each_bad_value_and_say_so() -> None:
+    """One lenient reading for every declared query form: clamped, cut, partly kept, ignored."""
+    from django.http import QueryDict
+
+    from reviewer.forms import SearchQuery, TimelineQuery, read_query
+
+    values, notices = read_query(
+        SearchQuery, QueryDict(f"q={'x' * 250}&page=0&kind=command,Bad%20Kind&kind=prompt")
+    )
+    assert values["q"] == "x" * 200 and values["page"] == 1
+    assert values["kind"] == ("command", "prompt")
+    assert len(notices) == 3 and "cut to its first 200" in notices[0]
+
+    values, notices = read_query(TimelineQuery, QueryDict("attribution=robot&after=a%20b&q=a%00b"))
+    assert (values["attribution"], values["after"], values["q"]) == ("", "", "ab")
+    assert any("must be one of" in n for n in notices)
+    assert any("“after” is not a valid id" in n for n in notices)

@@ -407,3 +407,32 @@ def test_concurrent_deletes_with_a_dead_cache_make_one_upstream_delete(
         AuditEntry.objects.filter(action=AuditEntry.Action.SESSION_DELETED, session_id=sid).count()
         == 1
     )
+
+
+def test_random_cursors_on_a_share_link_add_nothing_to_the_cache(
+    as_alice, victim, settings, org_a
+) -> None:
+    """Cache keys come from validated, canonical values only: a share-link holder trying
+    random `?at=`, `after=` and `before=` values gets the top of the timeline or a 404, never
+    a new cache entry per value."""
+    import redis
+
+    token = share(as_alice, victim).rstrip("/").rsplit("/", 1)[1]
+    visitor = Client()
+    for path in ("", "timeline/", "turns/"):
+        assert visitor.get(f"/shared/{token}/{path}").status_code == 200
+    store = redis.Redis.from_url(settings.REDIS_URL)
+
+    def probe(i: int) -> None:
+        for query in ({"at": f"nope-{i}"}, {"after": f"nope-{i}"}, {"before": f"nope-{i}"}):
+            for path in ("", "timeline/", "turns/"):
+                response = visitor.get(f"/shared/{token}/{path}", query)
+                assert response.status_code in (200, 404)
+
+    ours = f"reviewer:*:org{org_a.pk}:*"
+    probe(0)  # whatever the pages derive once (the summary) is derived now
+    before = set(store.keys(ours))
+    for i in range(1, 30):
+        probe(i)
+    added = set(store.keys(ours)) - before
+    assert not added, sorted(added)[:5]

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from pytest_django.asserts import assertContains, assertNotContains
 
-from reviewer import diffs, prefetch, upstream
+from reviewer import diffs, lenient, prefetch, upstream
 from reviewer.models import StoredEvent, TimelineSync
 from tests.conftest import ACME
 from tests.test_attribution import _add, _ev, _p
@@ -213,7 +213,7 @@ def test_absurd_counts_are_clamped_instead_of_failing_the_insert(org_a, sandbox)
     )
     prefetch.prefetch(org_a, sid)
     (event,) = _stored(org_a, sid)
-    assert (event.lines_added, event.lines_removed) == (upstream.MAX_COUNT, 0)
+    assert (event.lines_added, event.lines_removed) == (lenient.MAX_COUNT, 0)
 
 
 # --- failures and counts ------------------------------------------------------------------------
@@ -299,7 +299,7 @@ def test_a_test_command_and_its_test_run_count_once(as_carol, tools_session) -> 
     ],
 )
 def test_every_rfc3339_form_parses(sent: str, expected: str | None) -> None:
-    parsed = upstream.parse_ts(sent)
+    parsed = lenient.parse_ts(sent)
     assert (parsed.isoformat() if parsed else None) == expected
 
 
