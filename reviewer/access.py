@@ -27,12 +27,14 @@ class SessionGone(Exception):
 
 
 def memberships_of(request: HttpRequest) -> list[Membership]:
-    if not request.user.is_authenticated:
+    # An error page rendered before authentication ran (a disallowed Host header) has no user.
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
         return []
     cached = getattr(request, "_memberships", None)
     if cached is None:
         cached = list(
-            Membership.objects.filter(user=request.user)
+            Membership.objects.filter(user=user)
             .select_related("organization")
             .order_by("organization__name")
         )
@@ -41,7 +43,8 @@ def memberships_of(request: HttpRequest) -> list[Membership]:
 
 
 def get_membership(request: HttpRequest) -> Membership:
-    """The membership the user is working in (chosen in the header when they have several)."""
+    """The membership the user is working in: the one they chose in the header, else their
+    oldest, so that joining another organization never moves them without their choice."""
     memberships = memberships_of(request)
     if not memberships:
         raise PermissionDenied("You are not a member of any organization yet. Ask an admin.")
@@ -49,7 +52,7 @@ def get_membership(request: HttpRequest) -> Membership:
     for membership in memberships:
         if membership.organization_id == chosen:
             return membership
-    return memberships[0]
+    return min(memberships, key=lambda m: (m.created_at, m.pk))
 
 
 def choose_organization(request: HttpRequest, org_id: int) -> bool:

@@ -8,10 +8,14 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from reviewer import origins
 from reviewer.models import AuditEntry, Membership, Organization, ShareLink, TimelineSync
 
 
 class OrganizationForm(forms.ModelForm):
+    """The admin site's organization form: the origin follows `reviewer.origins` unless the
+    operator ticks "origin trusted by operator"; a new origin needs its token."""
+
     api_url = forms.URLField(label="API origin", assume_scheme="https")
     new_token = forms.CharField(
         required=False,
@@ -21,11 +25,24 @@ class OrganizationForm(forms.ModelForm):
 
     class Meta:
         model = Organization
-        fields = ["name", "slug", "api_url"]
+        fields = ["name", "slug", "origin_trusted"]  # api_url: applied by set_origin
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial.setdefault("api_url", self.instance.api_url)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         url = data.get("api_url")
+        if url:
+            try:
+                data["api_url"] = origins.clean_origin(
+                    url, trusted=bool(data.get("origin_trusted"))
+                )
+            except forms.ValidationError as exc:
+                self.add_error("api_url", exc)
+                return data
         if url and self.instance.origin_change_needs_token(url) and not data.get("new_token"):
             self.add_error("new_token", "A new API origin needs its API token, entered again.")
         return data
@@ -44,9 +61,10 @@ class OrganizationAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
 
     def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool) -> None:
-        token = form.cleaned_data.get("new_token")
-        if token:
-            obj.set_token(token)
+        token = form.cleaned_data.get("new_token") or ""
+        obj.set_origin(
+            form.cleaned_data["api_url"], token=token, trusted=form.cleaned_data["origin_trusted"]
+        )
         super().save_model(request, obj, form, change)
         if token:
             obj.refresh_from_db()

@@ -18,10 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
 
 from reviewer import promptster, upstream
-from reviewer.models import Organization
+from reviewer.cachebackend import CacheUnavailable
+from reviewer.models import Organization, ShareLink
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,8 @@ def _key(org: Organization, *parts: str) -> str:
 def _safe_get(key: str) -> Any:
     try:
         return cache.get(key)
+    except CacheUnavailable:  # an outage is a miss; the breaker has said so once
+        return None
     except Exception:  # a cache outage is a miss
         log.warning("cache get failed for a %s key", key.split(":")[3:4], exc_info=True)
         return None
@@ -65,6 +69,8 @@ def _safe_get(key: str) -> Any:
 def _safe_set(key: str, value: Any, timeout: int | None) -> None:
     try:
         cache.set(key, value, timeout)
+    except CacheUnavailable:
+        pass
     except Exception:
         log.warning("cache set failed", exc_info=True)
 
@@ -72,6 +78,8 @@ def _safe_set(key: str, value: Any, timeout: int | None) -> None:
 def _safe_delete(*keys: str) -> None:
     try:
         cache.delete_many(list(keys))
+    except CacheUnavailable:
+        pass
     except Exception:
         log.warning("cache delete failed", exc_info=True)
 
@@ -396,3 +404,16 @@ def take_quota(org: Organization, name: str, wanted: int, *, limit: int, window:
         return wanted
     granted = wanted - max(0, used - limit)
     return max(0, min(wanted, granted))
+
+
+def take_share_request(link: ShareLink) -> bool:
+    """Count one anonymous request through a share link; False once the link has had
+    SHARE_REQUESTS_PER_MINUTE this minute. With the cache unusable, requests pass."""
+    bucket = int(time.time()) // 60
+    key = f"rv:rate:share{link.pk}:{bucket}"  # a counter, not the organization's content
+    try:
+        cache.add(key, 0, 120)
+        used = int(cache.incr(key))
+    except Exception:
+        return True
+    return used <= settings.SHARE_REQUESTS_PER_MINUTE

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.http import QueryDict
 
+from reviewer import accounts, origins
 from reviewer.converters import KEY_PATTERN
 from reviewer.models import Organization, Role, ShareLink
 from reviewer.review.board import ReviewState
@@ -315,6 +316,9 @@ class ShareForm(forms.Form):
 
 
 class OrganizationForm(forms.Form):
+    """The settings page's name and API origin. The origin follows `reviewer.origins` (an
+    operator-trusted origin kept as it is stays trusted); a new one needs its token."""
+
     name = forms.CharField(max_length=200)
     api_url = forms.URLField(label="API origin", max_length=200, assume_scheme="https")
     token = forms.CharField(
@@ -327,6 +331,11 @@ class OrganizationForm(forms.Form):
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.organization = organization
+
+    def clean_api_url(self) -> str:
+        url = self.cleaned_data["api_url"]
+        unchanged = not self.organization.origin_change_needs_token(url)
+        return origins.clean_origin(url, trusted=unchanged and self.organization.origin_trusted)
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
@@ -343,11 +352,28 @@ class TokenForm(forms.Form):
 
 
 class MemberForm(forms.Form):
+    """Invite a member: Django's username and password validators, whether or not the
+    username exists already (so the form's answer never tells which)."""
+
     username = forms.CharField(max_length=150)
     role = forms.ChoiceField(choices=Role.choices)
     password = forms.CharField(
-        required=False, widget=forms.PasswordInput, help_text="Only for a new user."
+        widget=forms.PasswordInput,
+        strip=False,
+        help_text="Used only if the username is new.",
     )
+
+    def clean_username(self) -> str:
+        return accounts.validate_username(self.cleaned_data["username"])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("username") and data.get("password"):
+            try:
+                accounts.validate_new_password(data["password"], data["username"])
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return data
 
 
 class RoleForm(forms.Form):

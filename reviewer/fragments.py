@@ -88,6 +88,9 @@ def forget_session(org: Organization, session_id: str) -> None:
     the keys where the cache can list them (Redis)."""
     cache._safe_set(_session_prefix(org, session_id) + ":gen", secrets.token_hex(6), None)
     pattern = django_cache.make_key(f"rv:v*:org{org.pk}:*:s:{session_id}:*")
+    breaker = getattr(django_cache, "breaker", None)
+    if breaker is not None and breaker.is_open:  # Redis is down: the new generation is enough
+        return
     try:
         client = django_cache._cache.get_client(write=True)  # type: ignore[attr-defined]
     except Exception:  # not Redis, or Redis is down: the new generation is enough

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -30,6 +30,10 @@ from reviewer.stored import (  # noqa: F401 - the store's models are the app's m
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+
+
+class OriginNeedsToken(ValueError):
+    """A new API origin came without the token meant for it."""
 
 
 class Role(models.TextChoices):
@@ -51,6 +55,10 @@ class Organization(models.Model):
     api_url = models.URLField(
         "API origin", help_text="e.g. https://api.promptster.ai (the client appends /v1/...)"
     )
+    # Set by an operator on the command line (`add_org`): the origin is used as set, private
+    # or plain http included. An origin an admin sets in the settings page is not trusted,
+    # and must follow `reviewer.origins` (checked again at each connection).
+    origin_trusted = models.BooleanField("origin trusted by operator", default=False)
     token_encrypted = models.TextField(blank=True, editable=False)
     token_last4 = models.CharField(max_length=4, blank=True, editable=False)
     # Bumped whenever the token changes: it is part of every cache key, so data fetched
@@ -85,6 +93,25 @@ class Organization(models.Model):
         let anyone who can edit the origin read the token off the wire.
         """
         return bool(self.pk) and api_url.rstrip("/") != self.api_url.rstrip("/")
+
+    def set_origin(self, api_url: str, *, token: str = "", trusted: bool) -> bool:
+        """Point the organization at `api_url` (already cleaned by `reviewer.origins`); call
+        save() afterwards. True if the origin changed.
+
+        The one place the rule lives: a changed origin needs `token`, entered for it, or
+        OriginNeedsToken is raised and nothing changes, so a stored token never travels to an
+        origin it was not entered for. `trusted` says whether an operator set it.
+        """
+        api_url = api_url.rstrip("/")
+        changed = self.origin_change_needs_token(api_url)
+        if changed and not token.strip():
+            raise OriginNeedsToken(api_url)
+        self.api_url = api_url
+        if changed or trusted or not self.pk:
+            self.origin_trusted = trusted  # an admin re-saving the same origin keeps its trust
+        if token.strip():
+            self.set_token(token)
+        return changed
 
     def replace_token(self, token: str) -> None:
         """Store a new token now; cached data fetched with the old one stops being served."""
@@ -163,6 +190,35 @@ class Membership(models.Model):
     @property
     def is_admin(self) -> bool:
         return self.has_role(Role.ADMIN)
+
+
+class Invitation(models.Model):
+    """An offer of a role in an organization, waiting for the invited user to accept it.
+
+    Admins add members only through invitations (see `reviewer.accounts.invite`), so nobody
+    joins an organization, or has their working organization changed, without saying so.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="invitations"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="one_invitation_per_org")
+        ]
+        ordering = ["organization__name"]
+
+    def __str__(self) -> str:
+        return f"{self.user} invited to {self.organization} ({self.role})"
 
 
 class DeletionClaim(models.Model):
@@ -255,12 +311,42 @@ class ShareLink(models.Model):
     def is_active(self) -> bool:
         return self.revoked_at is None and self.expires_at > timezone.now()
 
+    AUDIT_INTERVAL = timedelta(hours=1)
+
     def record_view(self) -> None:
+        """Count an opening of the link. The audit log gets one row per link per
+        AUDIT_INTERVAL, counting the views in it, however many anonymous views come."""
         now = timezone.now()
         ShareLink.objects.filter(pk=self.pk).update(
             view_count=F("view_count") + 1, last_viewed_at=now
         )
         ShareView.objects.create(link=self, viewed_at=now)
+        with transaction.atomic():
+            entry = (
+                AuditEntry.objects.select_for_update()
+                .filter(
+                    organization_id=self.organization_id,
+                    action=AuditEntry.Action.SHARE_VIEWED,
+                    session_id=self.session_id,
+                    detail__link=self.pk,
+                    created_at__gte=now - self.AUDIT_INTERVAL,
+                )
+                .order_by("-created_at")
+                .first()
+            )
+            if entry is None:
+                AuditEntry.record(
+                    self.organization,
+                    AuditEntry.Action.SHARE_VIEWED,
+                    via="share link visitor",
+                    session_id=self.session_id,
+                    link=self.pk,
+                    views=1,
+                )
+                return
+            entry.detail["views"] = int(entry.detail.get("views", 1)) + 1
+            entry.detail["last"] = now.strftime("%Y-%m-%d %H:%M:%S")
+            entry.save(update_fields=["detail"])
 
 
 class ShareView(models.Model):
@@ -297,6 +383,11 @@ class AuditEntry(models.Model):
         DECISION_SYNCED = "review.decision_synced", "Decision written to Promptster"
         DECISION_SYNC_FAILED = "review.decision_sync_failed", "Decision not written to Promptster"
         ANONYMIZED_CHANGED = "org.review_anonymized", "Anonymized review turned on or off"
+        MEMBER_INVITED = "member.invited", "Member invited"
+        INVITATION_DECLINED = "member.declined", "Invitation declined"
+        INVITATION_CANCELLED = "member.uninvited", "Invitation cancelled"
+        LOGIN_LOCKED_OUT = "login.locked_out", "Login locked out"
+        LOGIN_UNLOCKED = "login.unlocked", "Login lockout lifted"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
     actor = models.ForeignKey(

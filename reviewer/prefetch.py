@@ -215,6 +215,17 @@ def prefetch(
             finished_at=timezone.now(),
         )
         return PrefetchResult("blocked", sync.events_stored, pages)
+    except promptster.NotFound:
+        # Upstream lost the session mid-way, most often because a delete here is racing this
+        # fetch (upstream goes first): stop quietly, and let the delete purge what is stored.
+        sync.release(
+            token,
+            state=TimelineSync.State.FAILED,
+            session_ended=True,
+            last_error="Promptster has no such session (deleted, or not this organization's).",
+            finished_at=timezone.now(),
+        )
+        return PrefetchResult("gone")
     except promptster.PromptsterError as exc:
         sync.release(
             token,

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import requests
 from django.views.decorators.debug import sensitive_variables
 
+from reviewer import origins
 from reviewer.upstream import (
     SESSIONS_MAX_LIMIT,
     TIMELINE_MAX_LIMIT,
@@ -85,18 +86,26 @@ class RateLimited(PromptsterError):
         self.retry_after = retry_after
 
 
+# Whatever the network answered (nothing, a closed port, a timeout, something that is not
+# the API, a redirect), the user reads the same words: the settings page's API origin must not
+# become a way to probe which hosts and ports answer. The exception's text, for logs, says more.
+_NO_ANSWER = "Promptster is not reachable or failed to answer. Try again in a moment."
+
+
 class Unavailable(PromptsterError):
-    user_message = "Promptster is not reachable or failed to answer. Try again in a moment."
+    user_message = _NO_ANSWER
 
 
 class BadResponse(PromptsterError):
-    user_message = "Promptster sent a response this dashboard could not read."
+    """The answer was not the API's JSON (or a redirect, which is never followed)."""
+
+    user_message = _NO_ANSWER
 
 
 class Rejected(PromptsterError):
     """A 4xx other than 401/403/404/429: the request itself was refused."""
 
-    user_message = "Promptster refused this request."
+    user_message = _NO_ANSWER
 
 
 TRANSIENT = (Unavailable, RateLimited)
@@ -206,7 +215,7 @@ class Client:
             params["assessmentId"] = assessment_id
         if source_service:
             params["sourceService"] = source_service
-        return _read(parse_session_page, self._request("GET", "/v1/sessions", params=params))
+        return _read(parse_session_page, self._unscoped("GET", "/v1/sessions", params=params))
 
     def get_session(self, session_id: str) -> Session:
         """GET /v1/sessions/:id (sessions page, "Getting a single session"; REFERENCE §1.4).
@@ -263,7 +272,13 @@ class Client:
 
     def list_assessments(self) -> list[Assessment]:
         """GET /v1/assessments (REFERENCE §1.2)."""
-        return _read(parse_assessments, self._request("GET", "/v1/assessments"))
+        return _read(parse_assessments, self._unscoped("GET", "/v1/assessments"))
+
+    def _unscoped(self, method: str, path: str, *, params: dict[str, Any] | None = None) -> Any:
+        try:
+            return self._request(method, path, params=params)
+        except NotFound as exc:  # the API always has these: whatever answered is not the API
+            raise BadResponse(str(exc), status=exc.status, body=exc.body) from exc
 
     def get_scores(self, session_id: str) -> list[Score]:
         """GET /v1/sessions/:id/scores (REFERENCE §1.4): the rubric scores set so far."""
@@ -334,8 +349,15 @@ class Client:
         url = self.base_url + path
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         try:
+            # Never follow a redirect: it would carry the token wherever the answer points.
             response = self.http.request(
-                method, url, params=params, json=json_body, headers=headers, timeout=self.timeout
+                method,
+                url,
+                params=params,
+                json=json_body,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
             )
         except requests.Timeout as exc:
             raise Unavailable(f"{method} {path} timed out") from exc
@@ -344,6 +366,8 @@ class Client:
 
         status = response.status_code
         body = response.text[:_BODY_EXCERPT] if status >= 400 else ""
+        if 300 <= status < 400:
+            raise BadResponse(f"{method} {path} answered a redirect ({status})", status=status)
         if status == 401:
             raise Unauthorized(f"{method} {path} was refused (401)", status=status, body=body)
         if status == 403:
@@ -372,25 +396,57 @@ class Client:
 
 
 # One requests.Session per organization and process, so connections are reused.
-_http_sessions: dict[tuple[int, int], requests.Session] = {}
+_http_sessions: dict[tuple[int, int, bool, str], requests.Session] = {}
 _http_lock = threading.Lock()
+
+
+class _RefuseAdapter(requests.adapters.BaseAdapter):
+    """Sends nothing: for an origin an admin set that the rules no longer allow."""
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        raise requests.ConnectionError("the API origin is not allowed")
+
+    def close(self) -> None:
+        pass
+
+
+def _new_http_session(*, guarded: bool, allowed: bool) -> requests.Session:
+    http = requests.Session()
+    # No proxies or .netrc credentials from the environment for a host an admin typed in.
+    http.trust_env = False
+    if not allowed:
+        for prefix in ("http://", "https://"):
+            http.mount(prefix, _RefuseAdapter())
+        return http
+    adapter_class = origins.PublicOnlyAdapter if guarded else requests.adapters.HTTPAdapter
+    adapter = adapter_class(pool_connections=4, pool_maxsize=32)
+    http.mount("https://", adapter)
+    http.mount("http://", adapter if not guarded else _RefuseAdapter())
+    return http
 
 
 def client_for(org: Any, *, retries: int | None = None, background: bool = False) -> Client:
     """The client for an Organization, with its decrypted token and a reused HTTP session.
 
-    `background` clients (tasks, commands) wait longer for answers than pages do.
+    Unless an operator trusted the origin as set (`add_org`, or ALLOW_PRIVATE_ORIGINS), the
+    origin is checked against `reviewer.origins` again here, and every connection goes to a
+    public address only. `background` clients (tasks, commands) wait longer than pages do.
     """
     from django.conf import settings
+    from django.core.exceptions import ValidationError
 
-    key = (org.pk, org.token_generation)
+    guarded = not (org.origin_trusted or origins.private_origins_allowed())
+    allowed = True
+    if guarded:
+        try:
+            origins.clean_origin(org.api_url, check_dns=False)  # DNS: at each connection
+        except ValidationError:
+            allowed = False
+    key = (org.pk, org.token_generation, guarded, org.api_url)
     with _http_lock:
         http = _http_sessions.get(key)
         if http is None:
-            http = requests.Session()
-            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
-            http.mount("http://", adapter)
-            http.mount("https://", adapter)
+            http = _new_http_session(guarded=guarded, allowed=allowed)
             _http_sessions[key] = http
     return Client(
         org.api_url,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -71,6 +72,10 @@ DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+# Lets admins set private and plain-http API origins in the settings page (local development
+# only; see reviewer.origins). Origins set with `add_org` are trusted as set regardless.
+ALLOW_PRIVATE_ORIGINS = env_bool("ALLOW_PRIVATE_ORIGINS", False)
+
 # Organization API tokens are encrypted with this key (Fernet). Unset: derived from SECRET_KEY.
 TOKEN_ENCRYPTION_KEY = os.environ.get("TOKEN_ENCRYPTION_KEY", "")
 
@@ -83,6 +88,11 @@ if SECURE_HTTPS:
     SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # The preload directive lets anyone submit the domain to browsers' preload list, which is
+    # the domain owner's decision (it covers every subdomain and is slow to undo): opt-in.
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -98,6 +108,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "axes",
     "reviewer",
 ]
 
@@ -113,6 +124,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "reviewer.middleware.ContentSecurityPolicyMiddleware",
     "reviewer.middleware.UpstreamErrorMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "reviewer.urls"
@@ -160,10 +172,13 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # A Redis outage, or a hung Redis, must turn into cache misses quickly, not hang
+            # every page: short socket timeouts, and a circuit breaker so that a dead cache
+            # costs one timeout per BREAKER_SECONDS, not one per operation.
+            "BACKEND": "reviewer.cachebackend.BreakerRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "reviewer",
-            # A Redis outage must turn into cache misses quickly, not hang every page.
+            "BREAKER_SECONDS": 10,
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
@@ -180,7 +195,27 @@ else:
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Login throttling (django-axes), for the login page and the admin site alike: after
+# LOGIN_FAILURE_LIMIT failures for one username, or from one client address, further logins
+# for it are refused until LOGIN_LOCKOUT_MINUTES have passed since the failure that locked
+# it (failing again meanwhile does not extend it, so nobody can keep a user locked out by
+# hammering). Admins see current lockouts on the audit page and can lift them there.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "session-list"
 LOGOUT_REDIRECT_URL = "login"
@@ -249,12 +284,28 @@ PROMPTSTER_TASK_RETRIES = env_int("PROMPTSTER_TASK_RETRIES", 4)
 PREFETCH_PAGE_SIZE = 2000
 PREFETCH_LEASE_SECONDS = env_int("PREFETCH_LEASE_SECONDS", 120, minimum=1)
 TIMELINE_CHUNK_SIZE = 200
+# Anonymous requests one share link may serve per minute (pages, fragments, events).
+SHARE_REQUESTS_PER_MINUTE = env_int("SHARE_REQUESTS_PER_MINUTE", 120, minimum=1)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # A share link's path is its secret: request logs name the link's id instead.
+    "filters": {"share_tokens": {"()": "reviewer.logs.RedactShareTokens"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["share_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["share_tokens"]},
+        "django.server": {"filters": ["share_tokens"]},
+        # A request for a host not in ALLOWED_HOSTS is answered 400; scanners send plenty.
+        "django.security.DisallowedHost": {"handlers": [], "propagate": False},
+    },
 }

@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from django.utils import timezone
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from reviewer import cache, prefetch, promptster, search, timeline
+from reviewer.cachebackend import CacheUnavailable, breaker_for
 from reviewer.models import Organization, TimelineSync
 
 log = logging.getLogger(__name__)
+
+# A broker that is down or hung costs one publish timeout per interval, not one per page.
+broker = breaker_for("the task queue's broker", seconds=15)
+
+
+_BROKER_ERRORS = (OperationalError, RedisError, OSError)
+
+
+def _publish(task: Any, *args: Any) -> None:
+    """Send `task` through the broker's breaker; CacheUnavailable when it cannot be reached."""
+    broker.call(lambda: task.delay(*args), _BROKER_ERRORS)
+
 
 # Upstream failures worth another try later; a 401, 403 or 404 will not change by waiting.
 RETRY_ON = (promptster.Unavailable, promptster.RateLimited, promptster.BadResponse)
@@ -66,9 +82,8 @@ def prefetch_filter(organization_id: int, assessment_id: str, source_service: st
 def enqueue_prefetch_filter(org: Organization, assessment_id: str, source_service: str) -> bool:
     """Queue `prefetch_filter`; False if the broker cannot be reached."""
     try:
-        prefetch_filter.delay(org.pk, assessment_id, source_service)
-    except Exception:  # broker unreachable: the page says so
-        log.warning("could not queue a prefetch of a filter", exc_info=True)
+        _publish(prefetch_filter, org.pk, assessment_id, source_service)
+    except CacheUnavailable:  # broker unreachable: the page says so (the breaker logged it)
         return False
     return True
 
@@ -97,9 +112,8 @@ def enqueue_prefetch(org: Organization, session_id: str, *, asked: bool = False)
     sync = timeline.get_sync(org, session_id)
     previous = prefetch.mark_queued(sync, unblock=asked)
     try:
-        prefetch_session.delay(org.pk, session_id)
-    except Exception:  # broker unreachable: the page says so and shows what is stored
-        log.warning("could not queue a prefetch of %s", session_id, exc_info=True)
+        _publish(prefetch_session, org.pk, session_id)
+    except CacheUnavailable:  # broker unreachable: the page says so and shows what is stored
         if previous is not None:
             prefetch.unmark_queued(sync, previous)
         return False

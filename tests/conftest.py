@@ -17,9 +17,11 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 
+from reviewer import cachebackend
 from reviewer.models import Membership, Organization, Role
 from sandbox.data import ORGS
 from sandbox.server import SandboxServer
+from tests.listeners import listener  # noqa: F401 - a fixture for every test module
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -50,13 +52,15 @@ def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
 def _flush_redis() -> Iterator[None]:
     client = redis.Redis.from_url(settings.REDIS_URL)
     client.flushdb()
+    cachebackend.reset_all()  # no outage a previous test played carries over
     yield
     client.close()
 
 
 @pytest.fixture
 def org_a(db: None, sandbox: SandboxServer) -> Organization:
-    org = Organization(name=ACME["name"], slug="acme", api_url=sandbox.url)
+    # Trusted as add_org makes it: the sandbox is an operator's origin on 127.0.0.1.
+    org = Organization(name=ACME["name"], slug="acme", api_url=sandbox.url, origin_trusted=True)
     org.set_token(ACME["token"])
     org.save()
     return org
@@ -64,7 +68,7 @@ def org_a(db: None, sandbox: SandboxServer) -> Organization:
 
 @pytest.fixture
 def org_b(db: None, sandbox: SandboxServer) -> Organization:
-    org = Organization(name=GLOBEX["name"], slug="globex", api_url=sandbox.url)
+    org = Organization(name=GLOBEX["name"], slug="globex", api_url=sandbox.url, origin_trusted=True)
     org.set_token(GLOBEX["token"])
     org.save()
     return org

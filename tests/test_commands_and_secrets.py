@@ -57,7 +57,8 @@ def test_add_member_creates_the_user_and_sets_the_role(org_a, client) -> None:
     assert Membership.objects.get(user__username="sam").role == "reviewer"
     call_command("add_member", "sam", org="acme", role="admin", stdout=io.StringIO())
     assert Membership.objects.get(user__username="sam").role == "admin"
-    assert client.login(username="sam", password="pw-sam-1")
+    login = client.post("/accounts/login/", {"username": "sam", "password": "pw-sam-1"})
+    assert login.status_code == 302
     with pytest.raises(CommandError):
         call_command("add_member", "x", org="nope", role="viewer", password="p")
 

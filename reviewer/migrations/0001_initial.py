@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,140 +15,301 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Organization',
+            name="Organization",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=60, unique=True)),
-                ('api_url', models.URLField(help_text='e.g. https://api.promptster.ai (the client appends /v1/...)', verbose_name='API origin')),
-                ('token_encrypted', models.TextField(blank=True, editable=False)),
-                ('token_last4', models.CharField(blank=True, editable=False, max_length=4)),
-                ('token_generation', models.PositiveIntegerField(default=1, editable=False)),
-                ('token_updated_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=60, unique=True)),
+                (
+                    "api_url",
+                    models.URLField(
+                        help_text="e.g. https://api.promptster.ai (the client appends /v1/...)",
+                        verbose_name="API origin",
+                    ),
+                ),
+                ("token_encrypted", models.TextField(blank=True, editable=False)),
+                ("token_last4", models.CharField(blank=True, editable=False, max_length=4)),
+                ("token_generation", models.PositiveIntegerField(default=1, editable=False)),
+                ("token_updated_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ShareLink',
+            name="ShareLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('session_id', models.CharField(max_length=100)),
-                ('token_hash', models.CharField(max_length=64, unique=True)),
-                ('note', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField()),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('view_count', models.PositiveIntegerField(default=0)),
-                ('last_viewed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='reviewer.organization')),
-                ('revoked_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("session_id", models.CharField(max_length=100)),
+                ("token_hash", models.CharField(max_length=64, unique=True)),
+                ("note", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField()),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("view_count", models.PositiveIntegerField(default=0)),
+                ("last_viewed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="reviewer.organization"
+                    ),
+                ),
+                (
+                    "revoked_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ShareView',
+            name="ShareView",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('viewed_at', models.DateTimeField()),
-                ('link', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='views', to='reviewer.sharelink')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("viewed_at", models.DateTimeField()),
+                (
+                    "link",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="views",
+                        to="reviewer.sharelink",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TimelineSync',
+            name="TimelineSync",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('session_id', models.CharField(max_length=100)),
-                ('state', models.CharField(choices=[('idle', 'Not fetched'), ('queued', 'Queued'), ('running', 'Fetching'), ('done', 'Up to date'), ('failed', 'Failed')], default='idle', max_length=10)),
-                ('expected_events', models.PositiveIntegerField(blank=True, null=True)),
-                ('events_stored', models.PositiveIntegerField(default=0)),
-                ('pages_fetched', models.PositiveIntegerField(default=0)),
-                ('last_event_id', models.CharField(blank=True, max_length=100)),
-                ('last_seq', models.IntegerField(default=-1)),
-                ('session_ended', models.BooleanField(default=False)),
-                ('complete', models.BooleanField(default=False)),
-                ('claimed_until', models.DateTimeField(blank=True, null=True)),
-                ('claim_token', models.CharField(blank=True, max_length=32)),
-                ('last_error', models.TextField(blank=True)),
-                ('note', models.CharField(blank=True, max_length=300)),
-                ('queued_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='reviewer.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("session_id", models.CharField(max_length=100)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("idle", "Not fetched"),
+                            ("queued", "Queued"),
+                            ("running", "Fetching"),
+                            ("done", "Up to date"),
+                            ("failed", "Failed"),
+                        ],
+                        default="idle",
+                        max_length=10,
+                    ),
+                ),
+                ("expected_events", models.PositiveIntegerField(blank=True, null=True)),
+                ("events_stored", models.PositiveIntegerField(default=0)),
+                ("pages_fetched", models.PositiveIntegerField(default=0)),
+                ("last_event_id", models.CharField(blank=True, max_length=100)),
+                ("last_seq", models.IntegerField(default=-1)),
+                ("session_ended", models.BooleanField(default=False)),
+                ("complete", models.BooleanField(default=False)),
+                ("claimed_until", models.DateTimeField(blank=True, null=True)),
+                ("claim_token", models.CharField(blank=True, max_length=32)),
+                ("last_error", models.TextField(blank=True)),
+                ("note", models.CharField(blank=True, max_length=300)),
+                ("queued_at", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="reviewer.organization"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='StoredEvent',
+            name="StoredEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.IntegerField()),
-                ('event_id', models.CharField(max_length=100)),
-                ('kind', models.CharField(max_length=60)),
-                ('ts', models.DateTimeField(null=True)),
-                ('attribution', models.CharField(max_length=24)),
-                ('confidence', models.FloatField(null=True)),
-                ('observability', models.CharField(blank=True, max_length=16)),
-                ('path', models.CharField(blank=True, max_length=500)),
-                ('lines_added', models.PositiveIntegerField(default=0)),
-                ('lines_removed', models.PositiveIntegerField(default=0)),
-                ('failed', models.BooleanField(default=False)),
-                ('search_text', models.TextField(blank=True)),
-                ('raw', models.TextField()),
-                ('sync', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='reviewer.timelinesync')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.IntegerField()),
+                ("event_id", models.CharField(max_length=100)),
+                ("kind", models.CharField(max_length=60)),
+                ("ts", models.DateTimeField(null=True)),
+                ("attribution", models.CharField(max_length=24)),
+                ("confidence", models.FloatField(null=True)),
+                ("observability", models.CharField(blank=True, max_length=16)),
+                ("path", models.CharField(blank=True, max_length=500)),
+                ("lines_added", models.PositiveIntegerField(default=0)),
+                ("lines_removed", models.PositiveIntegerField(default=0)),
+                ("failed", models.BooleanField(default=False)),
+                ("search_text", models.TextField(blank=True)),
+                ("raw", models.TextField()),
+                (
+                    "sync",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="reviewer.timelinesync",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('viewer', 'Viewer'), ('reviewer', 'Reviewer'), ('admin', 'Admin')], default='viewer', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='reviewer.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("viewer", "Viewer"),
+                            ("reviewer", "Reviewer"),
+                            ("admin", "Admin"),
+                        ],
+                        default="viewer",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="reviewer.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['organization__name'],
-                'constraints': [models.UniqueConstraint(fields=('user', 'organization'), name='one_membership_per_org')],
+                "ordering": ["organization__name"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "organization"), name="one_membership_per_org"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('actor_name', models.CharField(blank=True, max_length=150)),
-                ('action', models.CharField(choices=[('session.deleted', 'Session deleted'), ('share.created', 'Share link created'), ('share.revoked', 'Share link revoked'), ('share.viewed', 'Share link viewed'), ('org.token_changed', 'API token changed'), ('org.changed', 'Organization changed'), ('member.added', 'Member added'), ('member.changed', 'Member role changed'), ('member.removed', 'Member removed')], max_length=40)),
-                ('session_id', models.CharField(blank=True, max_length=100)),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='reviewer.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("actor_name", models.CharField(blank=True, max_length=150)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("session.deleted", "Session deleted"),
+                            ("share.created", "Share link created"),
+                            ("share.revoked", "Share link revoked"),
+                            ("share.viewed", "Share link viewed"),
+                            ("org.token_changed", "API token changed"),
+                            ("org.changed", "Organization changed"),
+                            ("member.added", "Member added"),
+                            ("member.changed", "Member role changed"),
+                            ("member.removed", "Member removed"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                ("session_id", models.CharField(blank=True, max_length=100)),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="reviewer.organization"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['organization', '-created_at'], name='audit_newest'), models.Index(fields=['organization', 'session_id'], name='audit_by_session')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["organization", "-created_at"], name="audit_newest"),
+                    models.Index(fields=["organization", "session_id"], name="audit_by_session"),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='sharelink',
-            index=models.Index(fields=['organization', 'session_id'], name='share_by_session'),
+            model_name="sharelink",
+            index=models.Index(fields=["organization", "session_id"], name="share_by_session"),
         ),
         migrations.AddConstraint(
-            model_name='timelinesync',
-            constraint=models.UniqueConstraint(fields=('organization', 'session_id'), name='one_sync_per_session'),
+            model_name="timelinesync",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "session_id"), name="one_sync_per_session"
+            ),
         ),
         migrations.AddIndex(
-            model_name='storedevent',
-            index=models.Index(fields=['sync', 'kind', 'seq'], name='event_kind_order'),
+            model_name="storedevent",
+            index=models.Index(fields=["sync", "kind", "seq"], name="event_kind_order"),
         ),
         migrations.AddConstraint(
-            model_name='storedevent',
-            constraint=models.UniqueConstraint(fields=('sync', 'event_id'), name='event_once_per_session'),
+            model_name="storedevent",
+            constraint=models.UniqueConstraint(
+                fields=("sync", "event_id"), name="event_once_per_session"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='storedevent',
-            constraint=models.UniqueConstraint(fields=('sync', 'seq'), name='event_position'),
+            model_name="storedevent",
+            constraint=models.UniqueConstraint(fields=("sync", "seq"), name="event_position"),
         ),
     ]

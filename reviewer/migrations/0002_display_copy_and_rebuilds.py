@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviewer', '0001_initial'),
+        ("reviewer", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='storedevent',
-            name='preview',
+            model_name="storedevent",
+            name="preview",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='timelinesync',
-            name='rebuilds',
+            model_name="timelinesync",
+            name="rebuilds",
             field=models.PositiveIntegerField(default=0),
         ),
     ]

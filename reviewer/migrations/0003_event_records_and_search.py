@@ -75,103 +75,119 @@ def convert_stored_events(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviewer', '0002_display_copy_and_rebuilds'),
+        ("reviewer", "0002_display_copy_and_rebuilds"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EventText',
+            name="EventText",
             fields=[
-                ('event', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='reviewer.storedevent')),
-                ('text', models.TextField()),
-                ('indexed', models.BooleanField(default=False)),
+                (
+                    "event",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="reviewer.storedevent",
+                    ),
+                ),
+                ("text", models.TextField()),
+                ("indexed", models.BooleanField(default=False)),
             ],
         ),
         migrations.RemoveConstraint(
-            model_name='storedevent',
-            name='event_once_per_session',
+            model_name="storedevent",
+            name="event_once_per_session",
         ),
         migrations.RemoveField(
-            model_name='storedevent',
-            name='search_text',
+            model_name="storedevent",
+            name="search_text",
         ),
         migrations.AddField(
-            model_name='storedevent',
-            name='failure',
+            model_name="storedevent",
+            name="failure",
             field=models.CharField(blank=True, max_length=12),
         ),
         migrations.AddField(
-            model_name='storedevent',
-            name='is_test',
+            model_name="storedevent",
+            name="is_test",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='storedevent',
-            name='variant',
+            model_name="storedevent",
+            name="variant",
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='timelinesync',
-            name='blocked_event_id',
+            model_name="timelinesync",
+            name="blocked_event_id",
             field=models.CharField(blank=True, max_length=100),
         ),
         migrations.AddField(
-            model_name='timelinesync',
-            name='file_changes',
+            model_name="timelinesync",
+            name="file_changes",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='timelinesync',
-            name='foreign_events',
+            model_name="timelinesync",
+            name="foreign_events",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='timelinesync',
-            name='id_conflicts',
+            model_name="timelinesync",
+            name="id_conflicts",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='timelinesync',
-            name='repeats_dropped',
+            model_name="timelinesync",
+            name="repeats_dropped",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='timelinesync',
-            name='unstorable',
+            model_name="timelinesync",
+            name="unstorable",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='timelinesync',
-            name='unstorable_count',
+            model_name="timelinesync",
+            name="unstorable_count",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='timelinesync',
-            name='unusable_events',
+            model_name="timelinesync",
+            name="unusable_events",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddIndex(
-            model_name='storedevent',
-            index=models.Index(fields=['sync', 'event_id'], name='event_by_id'),
+            model_name="storedevent",
+            index=models.Index(fields=["sync", "event_id"], name="event_by_id"),
         ),
         migrations.AddConstraint(
-            model_name='storedevent',
-            constraint=models.UniqueConstraint(fields=('sync', 'event_id', 'variant'), name='event_record_once'),
+            model_name="storedevent",
+            constraint=models.UniqueConstraint(
+                fields=("sync", "event_id", "variant"), name="event_record_once"
+            ),
         ),
         migrations.AddField(
-            model_name='eventtext',
-            name='sync',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='reviewer.timelinesync'),
+            model_name="eventtext",
+            name="sync",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="reviewer.timelinesync",
+            ),
         ),
         migrations.AddIndex(
-            model_name='eventtext',
-            index=models.Index(condition=models.Q(('indexed', False)), fields=['sync'], name='eventtext_pending'),
+            model_name="eventtext",
+            index=models.Index(
+                condition=models.Q(("indexed", False)), fields=["sync"], name="eventtext_pending"
+            ),
         ),
         migrations.AddIndex(
-            model_name='eventtext',
-            index=models.Index(fields=['sync', 'indexed'], name='eventtext_by_sync'),
+            model_name="eventtext",
+            index=models.Index(fields=["sync", "indexed"], name="eventtext_by_sync"),
         ),
         migrations.RunPython(
             _run({"sqlite": SQLITE_UP, "postgresql": POSTGRES_UP}),

@@ -5,22 +5,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviewer', '0003_event_records_and_search'),
+        ("reviewer", "0003_event_records_and_search"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DeletionClaim',
+            name="DeletionClaim",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('session_id', models.CharField(max_length=100)),
-                ('claimed_until', models.DateTimeField()),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='reviewer.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("session_id", models.CharField(max_length=100)),
+                ("claimed_until", models.DateTimeField()),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="reviewer.organization"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('organization', 'session_id'), name='one_delete_at_a_time')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("organization", "session_id"), name="one_delete_at_a_time"
+                    )
+                ],
             },
         ),
     ]

@@ -23,8 +23,10 @@ def fill_turns_and_subjects(apps, schema_editor):
                     data = json.loads(row.raw).get("data") or {}
                 except (ValueError, AttributeError):
                     data = {}
-                value = data.get("action") if row.kind == "git_action" else (
-                    data.get("toolName") or data.get("tool")
+                value = (
+                    data.get("action")
+                    if row.kind == "git_action"
+                    else (data.get("toolName") or data.get("tool"))
                 )
                 subject = value[:60] if isinstance(value, str) else ""
             StoredEvent.objects.filter(pk=row.pk).update(turn=turn, subject=subject)
@@ -32,30 +34,29 @@ def fill_turns_and_subjects(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviewer', '0004_deletion_claims'),
+        ("reviewer", "0004_deletion_claims"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='storedevent',
-            name='subject',
+            model_name="storedevent",
+            name="subject",
             field=models.CharField(blank=True, max_length=60),
         ),
         migrations.AddField(
-            model_name='storedevent',
-            name='turn',
+            model_name="storedevent",
+            name="turn",
             field=models.IntegerField(default=-1),
         ),
         migrations.AddField(
-            model_name='timelinesync',
-            name='last_prompt_seq',
+            model_name="timelinesync",
+            name="last_prompt_seq",
             field=models.IntegerField(default=-1),
         ),
         migrations.AddIndex(
-            model_name='storedevent',
-            index=models.Index(fields=['sync', 'turn', 'seq'], name='event_turn_order'),
+            model_name="storedevent",
+            index=models.Index(fields=["sync", "turn", "seq"], name="event_turn_order"),
         ),
         migrations.RunPython(fill_turns_and_subjects, migrations.RunPython.noop),
     ]

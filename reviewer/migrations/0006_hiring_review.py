@@ -18,131 +18,262 @@ def give_each_org_its_own_secret(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviewer', '0005_event_turns_and_subjects'),
+        ("reviewer", "0005_event_turns_and_subjects"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='organization',
-            name='review_anonymized',
+            model_name="organization",
+            name="review_anonymized",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='organization',
-            name='review_secret',
-            field=models.CharField(default=reviewer.models.new_review_secret, editable=False, max_length=64),
+            model_name="organization",
+            name="review_secret",
+            field=models.CharField(
+                default=reviewer.models.new_review_secret, editable=False, max_length=64
+            ),
         ),
         migrations.AddField(
-            model_name='sharelink',
-            name='include_notes',
+            model_name="sharelink",
+            name="include_notes",
             field=models.BooleanField(default=False),
         ),
         migrations.AlterField(
-            model_name='auditentry',
-            name='action',
-            field=models.CharField(choices=[('session.deleted', 'Session deleted'), ('share.created', 'Share link created'), ('share.revoked', 'Share link revoked'), ('share.viewed', 'Share link viewed'), ('org.token_changed', 'API token changed'), ('org.changed', 'Organization changed'), ('member.added', 'Member added'), ('member.changed', 'Member role changed'), ('member.removed', 'Member removed'), ('review.scorecard_submitted', 'Scorecard submitted'), ('review.decision_recorded', 'Decision recorded'), ('review.decision_synced', 'Decision written to Promptster'), ('review.decision_sync_failed', 'Decision not written to Promptster'), ('org.review_anonymized', 'Anonymized review turned on or off')], max_length=40),
+            model_name="auditentry",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("session.deleted", "Session deleted"),
+                    ("share.created", "Share link created"),
+                    ("share.revoked", "Share link revoked"),
+                    ("share.viewed", "Share link viewed"),
+                    ("org.token_changed", "API token changed"),
+                    ("org.changed", "Organization changed"),
+                    ("member.added", "Member added"),
+                    ("member.changed", "Member role changed"),
+                    ("member.removed", "Member removed"),
+                    ("review.scorecard_submitted", "Scorecard submitted"),
+                    ("review.decision_recorded", "Decision recorded"),
+                    ("review.decision_synced", "Decision written to Promptster"),
+                    ("review.decision_sync_failed", "Decision not written to Promptster"),
+                    ("org.review_anonymized", "Anonymized review turned on or off"),
+                ],
+                max_length=40,
+            ),
         ),
         migrations.CreateModel(
-            name='Note',
+            name="Note",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('session_id', models.CharField(max_length=100)),
-                ('event_key', models.CharField(max_length=110)),
-                ('author_name', models.CharField(max_length=150)),
-                ('body', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('edited_at', models.DateTimeField(blank=True, null=True)),
-                ('author', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='reviewer.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("session_id", models.CharField(max_length=100)),
+                ("event_key", models.CharField(max_length=110)),
+                ("author_name", models.CharField(max_length=150)),
+                ("body", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("edited_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="reviewer.organization"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='NoteRevision',
+            name="NoteRevision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('body', models.TextField()),
-                ('replaced_at', models.DateTimeField(auto_now_add=True)),
-                ('note', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='revisions', to='reviewer.note')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("body", models.TextField()),
+                ("replaced_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "note",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="revisions",
+                        to="reviewer.note",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['replaced_at', 'id'],
+                "ordering": ["replaced_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ReadPosition',
+            name="ReadPosition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('session_id', models.CharField(max_length=100)),
-                ('furthest_key', models.CharField(blank=True, max_length=110)),
-                ('furthest_seq', models.IntegerField(default=-1)),
-                ('marker_key', models.CharField(blank=True, max_length=110)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='reviewer.organization')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("session_id", models.CharField(max_length=100)),
+                ("furthest_key", models.CharField(blank=True, max_length=110)),
+                ("furthest_seq", models.IntegerField(default=-1)),
+                ("marker_key", models.CharField(blank=True, max_length=110)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="reviewer.organization"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Scorecard',
+            name="Scorecard",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('session_id', models.CharField(max_length=100)),
-                ('reviewer_name', models.CharField(max_length=150)),
-                ('scores', models.JSONField(blank=True, default=dict)),
-                ('notes', models.JSONField(blank=True, default=dict)),
-                ('recommendation', models.CharField(blank=True, choices=[('strong_no', 'Strong no'), ('no', 'No'), ('yes', 'Yes'), ('strong_yes', 'Strong yes')], default='', max_length=12)),
-                ('summary', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='reviewer.organization')),
-                ('reviewer', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("session_id", models.CharField(max_length=100)),
+                ("reviewer_name", models.CharField(max_length=150)),
+                ("scores", models.JSONField(blank=True, default=dict)),
+                ("notes", models.JSONField(blank=True, default=dict)),
+                (
+                    "recommendation",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("strong_no", "Strong no"),
+                            ("no", "No"),
+                            ("yes", "Yes"),
+                            ("strong_yes", "Strong yes"),
+                        ],
+                        default="",
+                        max_length=12,
+                    ),
+                ),
+                ("summary", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="reviewer.organization"
+                    ),
+                ),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['submitted_at', 'id'],
+                "ordering": ["submitted_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Decision',
+            name="Decision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('session_id', models.CharField(max_length=100)),
-                ('verdict', models.CharField(choices=[('advance', 'Advance'), ('hold', 'Hold'), ('reject', 'Reject')], max_length=8)),
-                ('scores', models.JSONField(blank=True, default=dict)),
-                ('notes', models.JSONField(blank=True, default=dict)),
-                ('decided_by_name', models.CharField(max_length=150)),
-                ('decided_at', models.DateTimeField()),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('synced_version', models.PositiveIntegerField(default=0)),
-                ('synced_at', models.DateTimeField(blank=True, null=True)),
-                ('sync_attempts', models.PositiveIntegerField(default=0)),
-                ('sync_error', models.CharField(blank=True, max_length=300)),
-                ('sync_refused', models.BooleanField(default=False)),
-                ('claim_token', models.CharField(blank=True, max_length=32)),
-                ('claimed_until', models.DateTimeField(blank=True, null=True)),
-                ('decided_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='reviewer.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("session_id", models.CharField(max_length=100)),
+                (
+                    "verdict",
+                    models.CharField(
+                        choices=[("advance", "Advance"), ("hold", "Hold"), ("reject", "Reject")],
+                        max_length=8,
+                    ),
+                ),
+                ("scores", models.JSONField(blank=True, default=dict)),
+                ("notes", models.JSONField(blank=True, default=dict)),
+                ("decided_by_name", models.CharField(max_length=150)),
+                ("decided_at", models.DateTimeField()),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("synced_version", models.PositiveIntegerField(default=0)),
+                ("synced_at", models.DateTimeField(blank=True, null=True)),
+                ("sync_attempts", models.PositiveIntegerField(default=0)),
+                ("sync_error", models.CharField(blank=True, max_length=300)),
+                ("sync_refused", models.BooleanField(default=False)),
+                ("claim_token", models.CharField(blank=True, max_length=32)),
+                ("claimed_until", models.DateTimeField(blank=True, null=True)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="reviewer.organization"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('organization', 'session_id'), name='one_decision_per_session')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("organization", "session_id"), name="one_decision_per_session"
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='note',
-            index=models.Index(fields=['organization', 'session_id', 'event_key'], name='note_by_event'),
+            model_name="note",
+            index=models.Index(
+                fields=["organization", "session_id", "event_key"], name="note_by_event"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='readposition',
-            constraint=models.UniqueConstraint(fields=('organization', 'session_id', 'user'), name='one_position_each'),
+            model_name="readposition",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "session_id", "user"), name="one_position_each"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='scorecard',
-            constraint=models.UniqueConstraint(fields=('organization', 'session_id', 'reviewer'), name='one_scorecard_each'),
+            model_name="scorecard",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "session_id", "reviewer"), name="one_scorecard_each"
+            ),
         ),
         migrations.RunPython(give_each_org_its_own_secret, migrations.RunPython.noop),
     ]

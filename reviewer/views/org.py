@@ -6,18 +6,18 @@ import logging
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from reviewer import access, deletion, promptster, timeline
+from reviewer import access, accounts, deletion, promptster, timeline
 from reviewer.forms import DeleteForm, MemberForm, OrganizationForm, RoleForm, TokenForm
 from reviewer.models import (
     AuditEntry,
+    Invitation,
     Membership,
     Role,
     session_is_deleted,
@@ -124,6 +124,7 @@ def org_settings(request: MemberRequest) -> HttpResponse:
             "token_form": token_form,
             "member_form": member_form,
             "members": members,
+            "invitations": org.invitations.select_related("user").order_by("user__username"),
             "roles": Role.choices,
         },
         status=status,
@@ -142,17 +143,14 @@ def _apply_settings(
     actor = request.user
     if action == "org" and org_form.is_valid():
         org.name = org_form.cleaned_data["name"]
-        new_url = org_form.cleaned_data["api_url"].rstrip("/")
-        changed_url = org.origin_change_needs_token(new_url)
-        org.api_url = new_url
-        if changed_url:
-            org.set_token(org_form.cleaned_data["token"])  # also retires cached answers
+        token = org_form.cleaned_data["token"]
+        changed_url = org.set_origin(org_form.cleaned_data["api_url"], token=token, trusted=False)
         org.save()
         org.refresh_from_db()
         AuditEntry.record(
             org, AuditEntry.Action.ORG_CHANGED, actor=actor, api_url_changed=changed_url
         )
-        if changed_url:
+        if token:
             AuditEntry.record(org, AuditEntry.Action.TOKEN_CHANGED, actor=actor)
         messages.success(request, "Organization saved.")
         return True
@@ -164,24 +162,36 @@ def _apply_settings(
         )
         return True
     if action == "add-member" and member_form.is_valid():
-        user_model = get_user_model()
         username = member_form.cleaned_data["username"]
-        user = user_model.objects.filter(username=username).first()
-        if user is None:
-            password = member_form.cleaned_data["password"]
-            if not password:
-                member_form.add_error("password", "A new user needs a password.")
-                return False
-            user = user_model.objects.create_user(username=username, password=password)
-        Membership.objects.grant(org, user, member_form.cleaned_data["role"], actor=actor)
-        messages.success(request, f"{username} is now a {member_form.cleaned_data['role']}.")
+        role = member_form.cleaned_data["role"]
+        try:
+            accounts.invite(org, username, member_form.cleaned_data["password"], role, actor=actor)
+        except accounts.AlreadyMember:
+            member_form.add_error("username", "Already a member: change their role above.")
+            return False
+        messages.success(
+            request,
+            f"{username} is invited as {role} and joins once they accept, when they next "
+            "sign in. If the username was new, it was created with the password you chose.",
+        )
+        return True
+    if action == "cancel-invitation":
+        invitation = get_object_or_404(
+            Invitation, pk=_int_or_404(request.POST.get("invitation", "")), organization=org
+        )
+        invitation.delete()
+        AuditEntry.record(
+            org,
+            AuditEntry.Action.INVITATION_CANCELLED,
+            actor=actor,
+            member=invitation.user.get_username(),
+        )
+        messages.success(request, "Invitation cancelled.")
         return True
     if action in ("role", "remove"):
-        try:
-            target_id = int(request.POST.get("membership", ""))
-        except ValueError:
-            raise Http404("No such member.") from None
-        target = get_object_or_404(Membership, pk=target_id, organization=org)
+        target = get_object_or_404(
+            Membership, pk=_int_or_404(request.POST.get("membership", "")), organization=org
+        )
         if target.pk == membership.pk:
             messages.error(request, "You cannot change or remove your own membership.")
             return True
@@ -213,6 +223,27 @@ def _apply_settings(
     return False
 
 
+@require_POST
+@member_view
+def lift_lockout(request: MemberRequest) -> HttpResponse:
+    """Admins: let a member locked out by login throttling try again now (audited)."""
+    membership = access.get_membership(request)
+    access.require_role(membership, Role.ADMIN)
+    username = request.POST.get("username", "")
+    if accounts.lift_lockout(membership.organization, username, actor=request.user):
+        messages.success(request, f"{username} can log in again.")
+    else:
+        messages.info(request, f"{username} was not locked out.")
+    return redirect("audit-log")
+
+
+def _int_or_404(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise Http404("No such member.") from None
+
+
 @require_GET
 @member_view
 def audit_log(request: MemberRequest) -> HttpResponse:
@@ -241,5 +272,38 @@ def audit_log(request: MemberRequest) -> HttpResponse:
             "actions": AuditEntry.Action.choices,
             "action": action,
             "session": session_id,
+            "lockouts": accounts.lockouts_for(membership.organization),
         },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@member_view
+def invitations(request: MemberRequest) -> HttpResponse:
+    """The signed-in user's invitations: POST `invitation` and `answer` (accept/decline).
+
+    Accepting is the user's own choice of organization, so it becomes the one they work in.
+    """
+    if request.method == "POST":
+        invitation = get_object_or_404(
+            Invitation.objects.select_related("organization", "user"),
+            pk=_int_or_404(request.POST.get("invitation", "")),
+            user=request.user,
+        )
+        if request.POST.get("answer") == "accept":
+            membership = accounts.accept(invitation)
+            request._memberships = None  # type: ignore[attr-defined]
+            access.choose_organization(request, membership.organization_id)
+            accounts.note_invitations(request)
+            messages.success(request, f"You joined {membership.organization.name}.")
+            return redirect("session-list")
+        accounts.decline(invitation)
+        accounts.note_invitations(request)
+        messages.info(request, f"You declined the invitation to {invitation.organization.name}.")
+        return redirect("invitations")
+    accounts.note_invitations(request)
+    return render(
+        request,
+        "org/invitations.html",
+        {"invitations": accounts.pending_invitations(request.user)},
     )

@@ -124,6 +124,10 @@ class ShareUnavailable(Exception):
     pass
 
 
+class ShareRateLimited(Exception):
+    """More anonymous requests for one link this minute than settings allow."""
+
+
 def _resolve_share(token: str) -> tuple[ShareLink, upstream.Session, Place]:
     """The link, its session and its place; 404 for unknown tokens, 410 once it has ended."""
     if not (20 <= len(token) <= 100):
@@ -135,6 +139,8 @@ def _resolve_share(token: str) -> tuple[ShareLink, upstream.Session, Place]:
     )
     if link is None:
         raise Http404("No such share link.")
+    if not cache.take_share_request(link):
+        raise ShareRateLimited()
     if not link.is_active or session_is_deleted(link.organization, link.session_id):
         raise ShareUnavailable()
     try:
@@ -170,6 +176,14 @@ def _shared(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponse
             link, session, place = _resolve_share(token)
         except ShareUnavailable:
             return _gone(request)
+        except ShareRateLimited:
+            response = HttpResponse(
+                "Too many requests for this share link. Try again in a minute.",
+                status=429,
+                content_type="text/plain; charset=utf-8",
+            )
+            response["Retry-After"] = "60"
+            return _shared_response(response)
         return _shared_response(
             fill_shared_response(link, view(request, link, session, place, **kwargs))
         )
@@ -182,16 +196,10 @@ def shared_session(
     request: HtmxHttpRequest, link: ShareLink, session: upstream.Session, place: Place
 ) -> HttpResponse:
     """The read-only page a share link opens: timeline and attribution, nothing else."""
-    if not request.GET:
-        # Opening the link counts as a view; filtering or paging within the page does not.
+    if not request.htmx:
+        # Every opening of the page counts, whatever its query string; htmx requests
+        # within the page do not. The audit log gets one row per link per interval.
         link.record_view()
-        AuditEntry.record(
-            link.organization,
-            AuditEntry.Action.SHARE_VIEWED,
-            via="share link visitor",
-            session_id=link.session_id,
-            link=link.pk,
-        )
     params = parse_timeline_params(request.GET)
     context = {
         "session": session,

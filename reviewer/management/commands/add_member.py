@@ -5,13 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from reviewer import accounts
 from reviewer.models import Membership, Organization, Role
 
 
 class Command(BaseCommand):
-    help = "Create the user if missing and give them a role in an organization."
+    help = (
+        "Create the user if missing and give them a role in an organization (an operator's "
+        "action: no invitation). Django's username and password validators apply."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
@@ -24,11 +29,17 @@ class Command(BaseCommand):
         if org is None:
             raise CommandError(f"No organization with slug {opts['org']!r}.")
         users = get_user_model()
-        user = users.objects.filter(username=opts["username"]).first()
+        try:
+            username = accounts.validate_username(opts["username"])
+            if opts["password"]:
+                accounts.validate_new_password(opts["password"], username)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from None
+        user = users.objects.filter(username=username).first()
         if user is None:
             if not opts["password"]:
                 raise CommandError("A new user needs --password.")
-            user = users.objects.create_user(username=opts["username"], password=opts["password"])
+            user = users.objects.create_user(username=username, password=opts["password"])
         elif opts["password"]:
             user.set_password(opts["password"])
             user.save(update_fields=["password"])

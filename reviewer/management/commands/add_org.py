@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import URLValidator, validate_slug
 
-from reviewer.models import AuditEntry, Organization
+from reviewer import origins
+from reviewer.models import AuditEntry, Organization, OriginNeedsToken
 
 
 class Command(BaseCommand):
@@ -27,6 +28,9 @@ class Command(BaseCommand):
             validate_slug(slug)
             if opts["api_url"]:
                 URLValidator(schemes=["http", "https"])(opts["api_url"])
+                # An operator's origin is trusted as set (a sandbox on 127.0.0.1 included),
+                # but still has the shape of an origin.
+                opts["api_url"] = origins.clean_origin(opts["api_url"], trusted=True)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
         token = opts["token"]
@@ -42,11 +46,12 @@ class Command(BaseCommand):
             org = found
         if opts["name"]:
             org.name = opts["name"]
-        if opts["api_url"] and not token and org.origin_change_needs_token(opts["api_url"]):
-            raise CommandError("A new --api-url needs its --token too.")
         if opts["api_url"]:
-            org.api_url = opts["api_url"].rstrip("/")
-        if token:
+            try:
+                org.set_origin(opts["api_url"], token=token or "", trusted=True)
+            except OriginNeedsToken:
+                raise CommandError("A new --api-url needs its --token too.") from None
+        elif token:
             org.set_token(token)
         org.save()
         if token and not created:
