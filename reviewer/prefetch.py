@@ -216,8 +216,9 @@ def prefetch(
         )
         return PrefetchResult("blocked", sync.events_stored, pages)
     except promptster.NotFound:
-        # Upstream lost the session mid-way, most often because a delete here is racing this
-        # fetch (upstream goes first): stop quietly, and let the delete purge what is stored.
+        # Upstream has no such session, or lost it mid-way (most often a delete here racing
+        # this fetch: upstream goes first). Stop quietly and let the delete purge what is
+        # stored; session_ended keeps periodic resyncs away.
         sync.release(
             token,
             state=TimelineSync.State.FAILED,
@@ -259,18 +260,7 @@ def _walk(
 ) -> PrefetchResult:
     """Steps 2–5 of `prefetch`, under the lease; releases it when done."""
     session_id = sync.session_id
-    try:
-        session = known or client.get_session(session_id)
-    except promptster.NotFound:
-        # Nothing more will ever arrive: session_ended keeps periodic resyncs away.
-        sync.release(
-            token,
-            state=TimelineSync.State.FAILED,
-            session_ended=True,
-            last_error="Promptster has no such session (deleted, or not this organization's).",
-            finished_at=timezone.now(),
-        )
-        return PrefetchResult("gone")
+    session = known or client.get_session(session_id)  # NotFound: `prefetch` says "gone"
     cache.put_session(org, session)
     sync.refresh_from_db()
     TimelineSync.objects.filter(pk=sync.pk).update(
