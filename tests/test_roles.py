@@ -96,3 +96,10 @@ def test_posts_without_csrf_are_refused(alice, target, path, data) -> None:
     client.force_login(alice)
     assert _call(client, "post", path, data, target).status_code == 403
     assert ShareLink.objects.filter(revoked_at__isnull=True).count() == 1
+
+
+def test_settings_show_one_token_field(as_alice) -> None:
+    """Origin and token are set in one form: one password field, which shows no token."""
+    html = as_alice.get("/org/settings/").content.decode()
+    assert html.count('type="password" autocomplete="new-password" aria-describedby') == 1
+    assert html.count('name="token"') == 1

@@ -152,7 +152,10 @@ def _apply_settings(
         )
         if token:
             AuditEntry.record(org, AuditEntry.Action.TOKEN_CHANGED, actor=actor)
-        messages.success(request, "Organization saved.")
+        messages.success(
+            request,
+            "Organization saved; the new API token is in use." if token else "Organization saved.",
+        )
         return True
     if action == "token" and token_form.is_valid():
         org.replace_token(token_form.cleaned_data["token"])
