@@ -219,45 +219,22 @@ def _provenance(kind: str, who: str) -> dict[str, Any] | None:
     if who == "system":
         return {"attribution": "system_generated", "confidence": 1.0, "observability": "high"}
     if who == "ai":
-        return {
-            "attribution": "likely_ai",
-            "confidence": 0.9,
-            "observability": "high",
-            "methods": ["hook"],
-        }
+        return _labelled("likely_ai", 0.9, "high", "hook")
     if who == "revised":
-        return {
-            "attribution": "ai_revised_by_human",
-            "confidence": 0.6,
-            "observability": "medium",
-            "methods": ["git-poll", "ai-path-ledger"],
-        }
-    if kind == "file_diff":
-        return {
-            "attribution": "likely_human",
-            "confidence": 0.7,
-            "observability": "medium",
-            "methods": ["git-poll"],
-        }
-    if kind == "command":
-        return {
-            "attribution": "likely_human",
-            "confidence": 0.8,
-            "observability": "medium",
-            "methods": ["shell-hook"],
-        }
-    if kind == "decision_event":
-        return {
-            "attribution": "likely_human",
-            "confidence": 0.8,
-            "observability": "medium",
-            "methods": ["cli"],
-        }
+        return _labelled("ai_revised_by_human", 0.6, "medium", "git-poll", "ai-path-ledger")
+    method = {"file_diff": "git-poll", "command": "shell-hook", "decision_event": "cli"}
+    confidence = 0.7 if kind == "file_diff" else 0.8
+    return _labelled("likely_human", confidence, "medium", method.get(kind, "hook"))
+
+
+def _labelled(
+    attribution: str, confidence: float, observability: str, *methods: str
+) -> dict[str, Any]:
     return {
-        "attribution": "likely_human",
-        "confidence": 0.8,
-        "observability": "medium",
-        "methods": ["hook"],
+        "attribution": attribution,
+        "confidence": confidence,
+        "observability": observability,
+        "methods": list(methods),
     }
 
 
