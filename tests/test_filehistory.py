@@ -209,3 +209,20 @@ def test_an_unknown_file_is_404_and_an_outsider_sees_nothing(as_carol, as_charli
     assert as_carol.get(base, {"path": "no/such/file.py"}).status_code == 404
     assert as_charlie.get(base).status_code == 404
     assert as_charlie.get(base, {"path": PATH}).status_code == 404
+
+
+def test_a_files_story_is_reconstructed_once_per_version(as_carol, stored, monkeypatch) -> None:
+    """A long session's file has thousands of changes (8,246 in the sandbox's 100k session):
+    its story is rebuilt when the store changes, not on every view."""
+    from reviewer import filehistory
+
+    base = f"/sessions/{stored.session_id}/files/"
+    first = as_carol.get(base, {"path": PATH}).content.decode()
+
+    def unexpected(*args, **kwargs):
+        raise AssertionError("the story was reconstructed again")
+
+    monkeypatch.setattr(filehistory, "story", unexpected)
+    assert as_carol.get(base, {"path": PATH}).content.decode().count('data-line="') == first.count(
+        'data-line="'
+    )
