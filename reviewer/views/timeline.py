@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -234,7 +235,7 @@ def _turn_of(place: Place, key: str) -> int:
 
 def _turn_events(
     place: Place,
-    turn: turns.Turn,
+    turn: int,
     flt: timeline.TimelineFilter,
     start: datetime | None,
     *,
@@ -242,10 +243,11 @@ def _turn_events(
     from_seq: int | None = None,
     limit: int = TURN_EVENTS,
 ) -> dict[str, Any]:
-    """The events of one turn (filtered), rendered: cards for what matters, one line for
-    tool calls, reads and plan updates (as what changed since the previous plan)."""
+    """The events of one turn (its prompt's position, -1 for turn 0; filtered), rendered:
+    cards for what matters, one line for tool calls, reads and plan updates (as what changed
+    since the previous plan)."""
     qs = _matching(place, flt) if flt.active else StoredEvent.objects.for_sync(place.sync)
-    qs = qs.filter(turn=turn.seq)
+    qs = qs.filter(turn=turn)
     if after_seq is not None:
         qs = qs.filter(seq__gt=after_seq)
     if from_seq is not None:
@@ -361,11 +363,11 @@ def _turn_rows(
     opened: dict[int, dict[str, Any]] = {}
     for turn in chunk:
         if flt.active:
-            opened[turn.seq] = _turn_events(place, turn, flt, start, limit=MATCHES_PER_TURN)
+            opened[turn.seq] = _turn_events(place, turn.seq, flt, start, limit=MATCHES_PER_TURN)
         elif turn.seq == target:
             at_seq = timeline.seq_of(place.sync, params.at) if params.at else None
             from_seq = max(turn.first_seq, at_seq - CONTEXT_BEFORE_TARGET) if at_seq else None
-            opened[turn.seq] = _turn_events(place, turn, flt, start, from_seq=from_seq)
+            opened[turn.seq] = _turn_events(place, turn.seq, flt, start, from_seq=from_seq)
     context = _turn_context(place, params, found, chunk, opened=opened)
     return {
         "html": render_to_string("sessions/turns.html#turn-rows", context),
@@ -397,14 +399,15 @@ def render_turn(
     """One turn's events (`/turns/<prompt key>/`, `start` for turn 0), filtered as asked."""
     params = parse_timeline_params(request.GET)
     seq = _turn_of(place, turn_key)
-    turn = next((t for t in fragments.turns(place.org, place.sync) if t.seq == seq), None)
-    if turn is None:
+    # One turn's events by their turn column: the list of every turn is not needed for it.
+    if not StoredEvent.objects.for_sync(place.sync).filter(turn=seq).exists():
         raise Http404("No such turn in this session.")
     after_seq = timeline.seq_of(place.sync, params.after) if params.after else None
-    body = _turn_events(place, turn, params.filter, start_of(session, place), after_seq=after_seq)
+    body = _turn_events(place, seq, params.filter, start_of(session, place), after_seq=after_seq)
+    key = quote(turn_key, safe="")
     context = {
         "body": mark_safe(body["html"]),  # noqa: S308 - rendered by our template
-        "more_url": f"turns/{turn.key}/?{params.query(after=body['last'])}" if body["more"] else "",
+        "more_url": f"turns/{key}/?{params.query(after=body['last'])}" if body["more"] else "",
     }
     return render(request, "sessions/turns.html#turn-body", context)
 
