@@ -172,7 +172,9 @@ def _fetch_missing(membership: Membership, found: cohort.Cohort) -> tuple[int, b
         row.session.id
         for row in found.rows
         if not row.session.is_running
-        and prefetch.needs_sync(row.sync or timeline.get_sync(org, row.session.id))
+        # No store row yet means never fetched; creating one per row just to ask would cost
+        # a query per session on every poll of a large cohort.
+        and (row.sync is None or prefetch.needs_sync(row.sync))
     ]
     return tasks.enqueue_some(org, missing)
 
