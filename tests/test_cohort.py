@@ -412,3 +412,26 @@ def test_cohort_views_of_one_organization_queue_a_bounded_number(as_alice, org_a
         for assessment in assessments:
             assert as_alice.get(f"/assessments/{assessment}/").status_code == 200
     assert TimelineSync.objects.filter(state="queued").count() <= tasks.ORG_PER_MINUTE
+
+
+@pytest.mark.parametrize(
+    ("key", "a", "b", "marked"),
+    [
+        ("hand_lines_pct", 40.0, 55.0, True),  # 15 points apart
+        ("hand_lines_pct", 40.0, 54.9, False),
+        ("prompts", 2.0, 3.0, False),  # half again, but only 1 apart
+        ("prompts", 4.0, 6.0, True),
+        ("prompts", 0.0, 2.0, True),
+        ("prompts", 0.0, 0.0, False),
+        ("duration_s", 600.0, 850.0, False),  # under half again
+        ("duration_s", 60.0, 100.0, False),  # half again, but under a minute apart
+        ("duration_s", 600.0, 900.0, True),
+        ("decisions", None, 9.0, False),  # known on one side only
+    ],
+)
+def test_which_differences_are_marked(key, a, b, marked) -> None:
+    from reviewer import comparison
+    from reviewer.cohort import METRICS_BY_KEY
+
+    assert comparison.differs(METRICS_BY_KEY[key], a, b) is marked
+    assert comparison.differs(METRICS_BY_KEY[key], b, a) is marked
