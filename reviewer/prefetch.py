@@ -260,8 +260,11 @@ def _walk(
 ) -> PrefetchResult:
     """Steps 2–5 of `prefetch`, under the lease; releases it when done."""
     session_id = sync.session_id
-    session = known or client.get_session(session_id)  # NotFound: `prefetch` says "gone"
-    cache.put_session(org, session)
+    if known is not None:
+        session = known  # the caller's copy (perhaps as a reader sees it): not cached again
+    else:
+        session = client.get_session(session_id)  # NotFound: `prefetch` says "gone"
+        cache.put_session(org, session)
     sync.refresh_from_db()
     TimelineSync.objects.filter(pk=sync.pk).update(
         expected_events=session.event_count, session_ended=not session.is_running
