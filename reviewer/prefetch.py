@@ -112,6 +112,16 @@ def _rebuild(sync: TimelineSync, token: str, client: promptster.Client, page_siz
         )
 
 
+def _starting_with(
+    first: upstream.TimelinePage, client: promptster.Client, session_id: str, page_size: int
+) -> Iterator[upstream.TimelinePage]:
+    """The timeline's pages from one already in hand, following its cursor as
+    `Client.iter_timeline` does."""
+    yield first
+    if first.has_more and first.last_id is not None:
+        yield from client.iter_timeline(session_id, after=first.last_id, limit=page_size)
+
+
 def _read_ahead(pages: Iterator[upstream.TimelinePage]) -> Iterator[upstream.TimelinePage]:
     """Fetch the next page while the current one is being written (the API is sequential,
     but our writes need not wait for it)."""
@@ -171,6 +181,7 @@ def prefetch(
     page_size: int | None = None,
     max_pages: int | None = None,
     session: upstream.Session | None = None,
+    first_page: upstream.TimelinePage | None = None,
 ) -> PrefetchResult:
     """Bring the local store of one session up to date with upstream (or, with `max_pages`,
     store that many pages and stop: "partial", for a page that shows its first events at once
@@ -182,7 +193,9 @@ def prefetch(
     4. Otherwise page through the timeline from the last stored event, writing each page.
     5. If an ended session came up short, walk it once more to fill the gaps.
     6. Release the lease, then put the new events into the search index.
-    `session`, when the caller has just read it, saves asking upstream for it again.
+    `session`, when the caller has just read it, saves asking upstream for it again;
+    `first_page`, the timeline's first page (no `after` cursor) read alongside it, is
+    stored as the first page if nothing is stored yet, and ignored otherwise.
     Transient upstream errors propagate (after the client's own retries) so the caller can
     retry later; the stored events and cursor are kept either way. A page of which no event
     can be stored stops the fetch with "blocked", naming the event, without automatic retries.
@@ -200,7 +213,9 @@ def prefetch(
         return PrefetchResult("busy", sync.events_stored)
     pages = 0
     try:
-        result = _walk(org, sync, token, client, page_size, progress, max_pages, session)
+        result = _walk(
+            org, sync, token, client, page_size, progress, max_pages, session, first_page
+        )
         pages = result.pages
     except (LeaseLost, SessionPurged, TimelineSync.DoesNotExist):
         still_here = TimelineSync.objects.filter(pk=sync.pk).exists()
@@ -257,6 +272,7 @@ def _walk(
     progress: Callable[[TimelineSync], None] | None,
     max_pages: int | None = None,
     known: upstream.Session | None = None,
+    first_page: upstream.TimelinePage | None = None,
 ) -> PrefetchResult:
     """Steps 2–5 of `prefetch`, under the lease; releases it when done."""
     session_id = sync.session_id
@@ -276,6 +292,8 @@ def _walk(
     pages = 0
     after = sync.last_event_id or None
     pages_of = client.iter_timeline(session_id, after=after, limit=page_size)
+    if first_page is not None and after is None:
+        pages_of = _starting_with(first_page, client, session_id, page_size)
     # Reading ahead only pays when more pages are wanted than the one in hand.
     for page in pages_of if max_pages == 1 else _read_ahead(pages_of):
         if page.events or page.unusable:

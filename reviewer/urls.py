@@ -27,6 +27,8 @@ urlpatterns = [
     path("sessions/<id:session_id>/", sessions.session_detail, name="session-detail"),
     path("sessions/<id:session_id>/progress/", sessions.session_progress, name="session-progress"),
     path("sessions/<id:session_id>/prefetch/", sessions.session_prefetch, name="session-prefetch"),
+    path("sessions/<id:session_id>/map/", sessions.session_map, name="session-map"),
+    path("sessions/<id:session_id>/summary/", sessions.session_summary, name="session-summary"),
     path("sessions/<id:session_id>/timeline/", timeline.session_timeline, name="session-timeline"),
     path("sessions/<id:session_id>/turns/", timeline.session_turns, name="session-turns"),
     path(

@@ -10,7 +10,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from reviewer import prefetch, promptster, timeline
 from reviewer.models import EventText, StoredEvent
-from tests.conftest import ACME, active_content
+from tests.conftest import ACME, GLOBEX, active_content
 
 EVENT = re.compile(r'data-event-id="([^"]+)"')
 
@@ -305,3 +305,68 @@ def test_opening_a_never_fetched_session_asks_upstream_once_for_each_thing(
     calls = sandbox.stats()["by_route"]
     assert calls.get("GET /v1/sessions/:id/timeline") == 1
     assert calls.get("GET /v1/sessions/:id", 0) <= 1
+
+
+def test_a_foreign_session_stores_nothing_though_its_first_page_is_asked_for_early(
+    as_carol, org_a, org_b, sandbox
+) -> None:
+    """The first timeline page is asked for alongside the session's own fields; another
+    organization's session still answers 404 and leaves nothing stored anywhere."""
+    foreign = sandbox.state.sessions_for(GLOBEX["id"])[0]["id"]
+    assert as_carol.get(f"/sessions/{foreign}/").status_code == 404
+    assert not timeline.TimelineSync.objects.filter(session_id=foreign).exists()
+    assert not StoredEvent.objects.filter(sync__session_id=foreign).exists()
+
+
+def test_while_a_timeline_arrives_the_map_and_summary_follow_it(
+    as_carol, org_a, acme_sessions
+) -> None:
+    """The first response holds the first events, not the map and summary of a timeline
+    still arriving: those load after it and poll until the fetch is over, then stop (286)."""
+    session = next(s for s in acme_sessions if s["endedAt"] and 600 < s["eventCount"] < 3000)
+    sid = session["id"]
+    page = as_carol.get(f"/sessions/{sid}/")
+    body = page.content.decode()
+    assert 'class="session-map"' not in body
+    assertContains(page, f'hx-get="/sessions/{sid}/map/" hx-trigger="load"')
+    assertContains(page, f'hx-get="/sessions/{sid}/summary/" hx-trigger="load"')
+    assertContains(page, "data-turn=")
+
+    poll = as_carol.get(f"/sessions/{sid}/map/", headers={"HX-Request": "true"})
+    assert poll.status_code == 200
+    assertContains(poll, 'class="session-map"')
+    assertContains(poll, 'hx-trigger="every 4s"')
+    assertContains(poll, "so far: the 200 events stored")
+    summary = as_carol.get(f"/sessions/{sid}/summary/", headers={"HX-Request": "true"})
+    assert summary.status_code == 200
+    assertContains(summary, 'id="attribution-panel"')
+    assertContains(summary, 'hx-trigger="every 4s"')
+
+    prefetch.prefetch(org_a, sid)  # the worker stores the rest
+    done = as_carol.get(f"/sessions/{sid}/map/", headers={"HX-Request": "true"})
+    assert done.status_code == 286
+    assertContains(done, 'class="session-map"', status_code=286)
+    assertNotContains(done, "so far", status_code=286)
+    assertNotContains(done, "hx-trigger", status_code=286)
+    summary = as_carol.get(f"/sessions/{sid}/summary/", headers={"HX-Request": "true"})
+    assert summary.status_code == 286
+    assertNotContains(summary, "hx-trigger", status_code=286)
+    assertNotContains(summary, "Summarising", status_code=286)
+
+    # Once stored, the page holds both at once and polls for neither.
+    page = as_carol.get(f"/sessions/{sid}/")
+    assertContains(page, 'class="session-map"')
+    assertNotContains(page, f"/sessions/{sid}/map/")
+    assertNotContains(page, f"/sessions/{sid}/summary/")
+
+
+def test_the_map_and_summary_of_another_organization_are_not_shown(
+    as_charlie, org_a, org_b, acme_sessions
+) -> None:
+    session = next(s for s in acme_sessions if s["endedAt"] and s["eventCount"] < 600)
+    prefetch.prefetch(org_a, session["id"])
+    stolen = as_charlie.get(f"/sessions/{session['id']}/map/", headers={"HX-Request": "true"})
+    assert stolen.status_code == 286
+    assert stolen.content == b""
+    summary = as_charlie.get(f"/sessions/{session['id']}/summary/")
+    assert summary.status_code == 404

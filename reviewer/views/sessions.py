@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC
 from urllib.parse import quote
@@ -31,14 +31,14 @@ from reviewer import (
     upstream,
 )
 from reviewer.forms import PAGE_SIZES, parse_list_params, parse_timeline_params
-from reviewer.models import Organization, ShareLink
+from reviewer.models import Organization, ShareLink, session_is_deleted
 from reviewer.rendering import date_label, visible_controls
 from reviewer.review import listing as review_listing
 from reviewer.review.slots import review_slots
 from reviewer.templatetags.reviewer_tags import duration
 from reviewer.views import review
 from reviewer.views.common import HtmxHttpRequest, member_view
-from reviewer.views.timeline import Place, timeline_context, view_of
+from reviewer.views.timeline import Place, map_of, timeline_context, view_of
 
 KNOWN_TOOLS = ("claude-code", "cursor", "codex", "shell")
 
@@ -259,14 +259,19 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     """One session: its fields, prefetch progress, timeline and attribution panel."""
     membership = access.get_membership(request)
     org = membership.organization
+    early = _read_first_page(org, session_id)  # while the session's own fields are read
     fetched = access.get_session_for_member(membership, session_id)
     session = fetched.value
     sync = timeline.get_sync(org, session_id)
     if not fetched.gone_upstream and _never_fetched(sync):
-        _first_page(org, session, sync)
+        _first_page(org, session, sync, early)
     broker_down = False if fetched.gone_upstream else not tasks.fetch_if_needed(org, sync)
     params = parse_timeline_params(request.GET)
     place = Place.for_member(org, session.id, sync)
+    # The map and the summary describe the whole stored timeline: while it is still
+    # arriving they load after the page (and follow the fetch), so the first events are
+    # not kept waiting for them.
+    deferred = _arriving(sync)
     context = {
         "session": session,
         "session_id": session.id,
@@ -281,7 +286,11 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
         .filter(session_id=session_id)
         .select_related("created_by")
         .order_by("-created_at"),
-        "panel_html": fragments.summary_html(org, session, sync, audience="member"),
+        "panel_html": ""
+        if deferred
+        else fragments.summary_html(org, session, sync, audience="member"),
+        "map": None if deferred else map_of(place),
+        "overview_poll": "load" if deferred else "",
         **review.panel_context(membership, session.id),
         **timeline_context(
             place,
@@ -297,6 +306,57 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     return render(request, "sessions/detail.html", context)
 
 
+def _arriving(sync: timeline.TimelineSync) -> bool:
+    return sync.is_active and not sync.complete
+
+
+OVERVIEW_POLL = "every 4s"  # how often a deferred map or summary follows the fetch
+
+
+@require_GET
+@member_view
+def session_map(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
+    """The session map of what is stored so far, polling while the timeline arrives
+    (stopped with 286 once the fetch is over)."""
+    membership = access.get_membership(request)
+    sync = timeline.find_sync(membership.organization, session_id)
+    if sync is None:
+        return HttpResponseStopPolling()
+    place = Place.for_member(membership.organization, session_id, sync)
+    arriving = _arriving(sync)
+    context = {
+        "session_id": session_id,
+        "map": map_of(place),
+        "map_so_far": sync.events_stored if arriving else None,
+        "overview_poll": OVERVIEW_POLL if arriving else "",
+    }
+    response = render(request, "sessions/detail.html#map-slot", context)
+    if not arriving:
+        response.status_code = HttpResponseStopPolling.status_code
+    return response
+
+
+@require_GET
+@member_view
+def session_summary(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
+    """The sidebar's attribution summary of what is stored so far, polling while the
+    timeline arrives (stopped with 286 once the fetch is over)."""
+    membership = access.get_membership(request)
+    org = membership.organization
+    session = access.get_session_for_member(membership, session_id).value
+    sync = timeline.find_sync(org, session.id)
+    arriving = sync is not None and _arriving(sync)
+    context = {
+        "session_id": session.id,
+        "panel_html": fragments.summary_html(org, session, sync, audience="member"),
+        "overview_poll": OVERVIEW_POLL if arriving else "",
+    }
+    response = render(request, "sessions/detail.html#summary-slot", context)
+    if not arriving:
+        response.status_code = HttpResponseStopPolling.status_code
+    return response
+
+
 FIRST_PAGE = 200  # events a never-fetched session's page stores and shows at once
 
 
@@ -304,7 +364,26 @@ def _never_fetched(sync: timeline.TimelineSync) -> bool:
     return sync.events_stored == 0 and sync.state == timeline.TimelineSync.State.IDLE
 
 
-def _first_page(org: Organization, session: upstream.Session, sync: timeline.TimelineSync) -> None:
+def _read_first_page(org: Organization, session_id: str) -> Future[upstream.TimelinePage] | None:
+    """For a session nothing is stored of yet, ask upstream for its first timeline page in
+    the background, so that request and the session's own are under way at once. Nothing is
+    stored or shown before the session is known to be this organization's (the caller's
+    access check); an abandoned answer (a foreign id's 404) is dropped."""
+    sync = timeline.find_sync(org, session_id)
+    if sync is not None and not _never_fetched(sync):
+        return None
+    if session_is_deleted(org, session_id):
+        return None
+    client = promptster.client_for(org)
+    return _upstream_pool.submit(client.timeline_page, session_id, limit=FIRST_PAGE)
+
+
+def _first_page(
+    org: Organization,
+    session: upstream.Session,
+    sync: timeline.TimelineSync,
+    early: Future[upstream.TimelinePage] | None,
+) -> None:
     """Store the first events of a session nobody has opened yet, within this request, so
     its page shows them at once; the worker then fetches the rest from there. An upstream
     failure here is the worker's to retry: the page opens either way."""
@@ -316,6 +395,7 @@ def _first_page(org: Organization, session: upstream.Session, sync: timeline.Tim
             page_size=FIRST_PAGE,
             max_pages=1,
             session=session,
+            first_page=early.result() if early is not None else None,
         )
     except promptster.PromptsterError:
         # Not a failed fetch: the worker is asked at once, with its patient retries.

@@ -24,6 +24,7 @@ from reviewer.views.common import HtmxHttpRequest, MemberRequest, member_view
 from reviewer.views.events import render_event, render_followups, render_jump
 from reviewer.views.timeline import (
     Place,
+    map_of,
     render_chunk,
     render_turn,
     render_turns,
@@ -209,6 +210,7 @@ def shared_session(
         "panel_html": fragments.summary_html(
             link.organization, session, place.sync, audience="shared"
         ),
+        "map": map_of(place),
         **timeline_context(
             place, session, params, view=view_of(request), open_key=request.GET.get("open", "")
         ),

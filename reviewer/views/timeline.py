@@ -432,7 +432,6 @@ def timeline_context(
         if params.filter.active
         else None,
         "failure_count": failures,
-        "map": fragments.session_map(place.org, place.sync) if place.sync.events_stored else None,
     }
     if view == "turns":
         html, notices, tail = turn_chunk(place, params, start, open_key=open_key)
@@ -442,6 +441,11 @@ def timeline_context(
         context.update(chunk_context(place, params, chunk, notices, position.how == "top"))
         context["chunk_first_id"] = chunk["first"]
     return context
+
+
+def map_of(place: Place) -> Any:
+    """The session map of what is stored (None while nothing is)."""
+    return fragments.session_map(place.org, place.sync) if place.sync.events_stored else None
 
 
 def view_of(request: HtmxHttpRequest) -> str:

@@ -49,11 +49,19 @@ def test_a_never_fetched_session_shows_its_first_events_and_the_rest_arrive(
     shown = first.count()
     assert 0 < shown < session["eventCount"]
     expect(page.locator("#progress progress")).to_be_visible()
+    # The map and the summary of what is stored come after the first events, then follow.
+    expect(page.locator("#map-slot .session-map")).to_be_visible(timeout=5000)
+    expect(page.locator("#summary-slot #attribution-panel")).to_be_visible()
+    expect(page.locator("#summary-slot")).not_to_contain_text("Summarising")
     shot("first-minute-fetching")
 
     # The rest is stored while the page stays open (the worker's job, run here directly).
     prefetch.prefetch(org_a, session["id"])
     expect(page.locator("#progress")).to_contain_text("Full timeline stored", timeout=10_000)
+    # Once it is all stored, the map and the summary stop following it.
+    expect(page.locator("#map-slot[hx-trigger], #summary-slot[hx-trigger]")).to_have_count(
+        0, timeout=10_000
+    )
     page.locator(".timeline > li").last.scroll_into_view_if_needed()
     expect(first).not_to_have_count(shown, timeout=10_000)
     assert (
