@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
@@ -38,7 +38,12 @@ from reviewer.models import (
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 QUEUE_PATIENCE = timedelta(minutes=5)
+# Up to this many stored events, a walk keeps their ids in memory (a few MB) and looks up
+# only those a page repeats; past it, every id of each page is looked up.
+SEEN_IDS_MAX = 250_000
 FAILURE_PATIENCE = timedelta(minutes=2)
 
 
@@ -71,14 +76,25 @@ def _locked(sync: TimelineSync, token: str) -> TimelineSync:
     return current
 
 
-def _store_page(sync: TimelineSync, token: str, page: upstream.TimelinePage) -> int:
-    """Write one page and advance the cursor in one transaction; return events written."""
+def _store_page(
+    sync: TimelineSync,
+    token: str,
+    page: upstream.TimelinePage,
+    prepared: list[store.Prepared] | None = None,
+    seen: set[str] | None = None,
+) -> int:
+    """Write one page and advance the cursor in one transaction; return events written.
+    `prepared` and `seen` are `store.PageWriter.write`'s and `store.PageWriter.seen`."""
     with transaction.atomic():
         current = _locked(sync, token)
         writer = store.PageWriter(
-            sync.pk, sync.session_id, current.last_seq + 1, last_prompt=current.last_prompt_seq
+            sync.pk,
+            sync.session_id,
+            current.last_seq + 1,
+            last_prompt=current.last_prompt_seq,
+            seen=seen,
         )
-        writer.write(page)
+        writer.write(page, prepared)
         TimelineSync.objects.filter(pk=sync.pk).update(
             **writer.counters(current),
             last_event_id=page.last_id or current.last_event_id,
@@ -99,7 +115,7 @@ def _rebuild(sync: TimelineSync, token: str, client: promptster.Client, page_siz
         _locked(sync, token)
         EventText.objects.filter(sync=sync).delete()
         StoredEvent.objects.filter(sync=sync).delete()
-        writer = store.PageWriter(sync.pk, sync.session_id, 0)
+        writer = store.PageWriter(sync.pk, sync.session_id, 0, seen=set())
         last_id = ""
         for page in client.iter_timeline(sync.session_id, limit=page_size):
             writer.write(page)
@@ -112,19 +128,30 @@ def _rebuild(sync: TimelineSync, token: str, client: promptster.Client, page_siz
         )
 
 
-def _starting_with(
-    first: upstream.TimelinePage, client: promptster.Client, session_id: str, page_size: int
-) -> Iterator[upstream.TimelinePage]:
-    """The timeline's pages from one already in hand, following its cursor as
-    `Client.iter_timeline` does."""
+def _timeline(
+    client: promptster.Client,
+    session_id: str,
+    after: str | None,
+    page_size: int,
+    first: upstream.TimelinePage | None,
+) -> Iterator[upstream.TimelinePage | Any]:
+    """The timeline's pages from `after`, each as its JSON (`Client.timeline_payloads`), or
+    from a first page already in hand, then on from its cursor; `_page_of` reads either."""
+    if first is None:
+        yield from client.timeline_payloads(session_id, after=after, limit=page_size)
+        return
     yield first
     if first.has_more and first.last_id is not None:
-        yield from client.iter_timeline(session_id, after=first.last_id, limit=page_size)
+        yield from client.timeline_payloads(session_id, after=first.last_id, limit=page_size)
 
 
-def _read_ahead(pages: Iterator[upstream.TimelinePage]) -> Iterator[upstream.TimelinePage]:
-    """Fetch the next page while the current one is being written (the API is sequential,
-    but our writes need not wait for it)."""
+def _page_of(item: upstream.TimelinePage | Any) -> upstream.TimelinePage:
+    return item if isinstance(item, upstream.TimelinePage) else promptster.read_timeline_page(item)
+
+
+def _read_ahead(pages: Iterator[T]) -> Iterator[T]:
+    """Fetch (and prepare) the next page while the current one is being written (the API is
+    sequential, but our writes need not wait for it)."""
     slot: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
     stop = threading.Event()
 
@@ -291,13 +318,19 @@ def _walk(
 
     pages = 0
     after = sync.last_event_id or None
-    pages_of = client.iter_timeline(session_id, after=after, limit=page_size)
-    if first_page is not None and after is None:
-        pages_of = _starting_with(first_page, client, session_id, page_size)
-    # Reading ahead only pays when more pages are wanted than the one in hand.
-    for page in pages_of if max_pages == 1 else _read_ahead(pages_of):
+    first = first_page if after is None else None
+    answers = _timeline(client, session_id, after, page_size, first)
+    # Each page is read and prepared for the store as it arrives. Reading ahead only pays
+    # when more pages are wanted than the one in hand; then it is a pipeline of three
+    # threads: the next answer is on its way while the one before it is read and prepared,
+    # and the one before that is written.
+    if max_pages != 1:
+        answers = _read_ahead(answers)
+    ready = ((page, store.prepare(sync.pk, page)) for page in map(_page_of, answers))
+    seen = store.stored_ids(sync.pk) if sync.events_stored <= SEEN_IDS_MAX else None
+    for page, prepared in ready if max_pages == 1 else _read_ahead(ready):
         if page.events or page.unusable:
-            _store_page(sync, token, page)
+            _store_page(sync, token, page, prepared, seen)
         pages += 1
         if progress is not None:
             sync.refresh_from_db()

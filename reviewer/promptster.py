@@ -35,6 +35,7 @@ from reviewer.upstream import (
     parse_session,
     parse_session_page,
     parse_timeline_page,
+    timeline_cursor,
 )
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,11 @@ def _read(parse: Callable[[Any], T], payload: Any) -> T:
         return parse(payload)
     except Unreadable as exc:
         raise BadResponse(f"unreadable answer: {exc}") from exc
+
+
+def read_timeline_page(payload: Any) -> TimelinePage:
+    """A timeline page's JSON (`Client.timeline_payloads`) read; `BadResponse` if unreadable."""
+    return _read(parse_timeline_page, payload)
 
 
 def iter_session_pages(
@@ -236,24 +242,36 @@ class Client:
         self, session_id: str, *, after: str | None = None, limit: int = TIMELINE_MAX_LIMIT
     ) -> TimelinePage:
         """GET /v1/sessions/:id/timeline (timeline page, "Paginating the timeline")."""
+        return read_timeline_page(self._timeline_payload(session_id, after=after, limit=limit))
+
+    def _timeline_payload(self, session_id: str, *, after: str | None, limit: int) -> Any:
         params: dict[str, Any] = {"limit": max(1, min(TIMELINE_MAX_LIMIT, limit))}
         if after:
             params["after"] = after
-        payload = self._read_session_scoped(
+        return self._read_session_scoped(
             "GET", f"/v1/sessions/{quote(session_id, safe='')}/timeline", params=params
         )
-        return _read(parse_timeline_page, payload)
+
+    def timeline_payloads(
+        self, session_id: str, *, after: str | None = None, limit: int = TIMELINE_MAX_LIMIT
+    ) -> Iterator[Any]:
+        """The timeline's pages as decoded JSON, lazily, following the `after` cursor until
+        hasMore is false (`read_timeline_page` reads each one; a walk reads them while the
+        next is on its way). An answer without an events array raises `BadResponse`."""
+        while True:
+            payload = self._timeline_payload(session_id, after=after, limit=limit)
+            yield payload
+            cursor, has_more = _read(timeline_cursor, payload)
+            if not has_more or cursor is None or cursor == after:
+                return
+            after = cursor
 
     def iter_timeline(
         self, session_id: str, *, after: str | None = None, limit: int = TIMELINE_MAX_LIMIT
     ) -> Iterator[TimelinePage]:
         """Yield timeline pages lazily, following the `after` cursor until hasMore is false."""
-        while True:
-            page = self.timeline_page(session_id, after=after, limit=limit)
-            yield page
-            if not page.has_more or page.last_id is None or page.last_id == after:
-                return
-            after = page.last_id
+        for payload in self.timeline_payloads(session_id, after=after, limit=limit):
+            yield read_timeline_page(payload)
 
     def iter_sessions(
         self, *, assessment_id: str = "", source_service: str = "", limit: int | None = None

@@ -154,6 +154,33 @@ def _reason(exc: Exception) -> str:
 # --- writing pages ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One event made ready for the store but for its position and variant: its JSON as
+    sent, its store columns (by attribute name) and its search text."""
+
+    event: upstream.Event
+    raw: str
+    columns: dict[str, Any]
+    text: str
+
+
+def prepare(sync_id: int, page: upstream.TimelinePage) -> list[Prepared]:
+    """Everything about a page's events that needs no database, in page order. Pure, so a
+    walk can prepare the next page while this one is written."""
+    prepared = []
+    for event in page.events:
+        raw = text.dumps(event.raw)
+        columns = _columns(sync_id, 0, 0, event, raw)
+        prepared.append(Prepared(event, raw, columns, search.searchable_text(event)))
+    return prepared
+
+
+def stored_ids(sync_id: int) -> set[str]:
+    """The ids of every event stored for a session (for `PageWriter.seen`)."""
+    return set(StoredEvent.objects.filter(sync_id=sync_id).values_list("event_id", flat=True))
+
+
 @dataclass
 class PageWriter:
     """Writes consecutive pages of one session from position `next_seq`, counting what it
@@ -170,32 +197,47 @@ class PageWriter:
     unusable: int = 0
     file_changes: int = 0
     unstorable: list[dict[str, str]] = field(default_factory=list)
+    # The ids stored for this session so far, when the caller keeps them across pages (see
+    # `stored_ids`); None looks every id of a page up in the store.
+    seen: set[str] | None = None
 
-    def write(self, page: upstream.TimelinePage) -> None:
+    def write(self, page: upstream.TimelinePage, prepared: list[Prepared] | None = None) -> None:
+        """Store a page; `prepared` is `prepare(sync_id, page)` when the caller made it already
+        (while the previous page was being written)."""
         self.unusable += page.unusable
-        known = self._known_records(e.id for e in page.events)
+        items = prepare(self.sync_id, page) if prepared is None else prepared
+        known = self._known_records(item.event.id for item in items)
         rows: list[dict] = []
         texts: list[str] = []
-        for event in page.events:
+        for item in items:
+            event = item.event
             if event.session_id is not None and event.session_id != self.session_id:
                 self.foreign += 1
                 continue
-            raw = text.dumps(event.raw)
             records = known.setdefault(event.id, {})
-            if raw in records.values():
+            if item.raw in records.values():
                 self.repeats += 1
                 continue
             variant = max(records) + 1 if records else 0
             self.conflicts += variant > 0
-            records[variant] = raw
-            rows.append(_columns(self.sync_id, 0, variant, event, raw))
-            texts.append(search.searchable_text(event))
+            records[variant] = item.raw
+            item.columns["variant"] = variant
+            rows.append(item.columns)
+            texts.append(item.text)
         self._insert(rows, texts)
+        if self.seen is not None:  # a superset of what went in: at worst one lookup more
+            self.seen.update(known)
 
     def _known_records(self, ids: Iterable[str]) -> dict[str, dict[int, str]]:
-        """The records already stored under these ids: {id: {variant: raw JSON}}."""
+        """The records already stored under these ids: {id: {variant: raw JSON}}. With `seen`,
+        only ids in it can be stored already, so only those are looked up."""
+        wanted = set(ids)
+        if self.seen is not None:
+            wanted &= self.seen
         known: dict[str, dict[int, str]] = {}
-        rows = StoredEvent.objects.filter(sync_id=self.sync_id, event_id__in=set(ids))
+        if not wanted:
+            return known
+        rows = StoredEvent.objects.filter(sync_id=self.sync_id, event_id__in=wanted)
         for event_id, variant, raw in rows.values_list("event_id", "variant", "raw"):
             known.setdefault(event_id, {})[variant] = raw
         return known

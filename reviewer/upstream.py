@@ -466,16 +466,34 @@ class TimelinePage:
 def parse_timeline_page(payload: Any) -> TimelinePage:
     """`{events, hasMore}` (timeline page "Getting the timeline"); entries without a usable id
     are left out and counted, anything else in an event is the renderer's problem."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
-        raise Unreadable("timeline page without an 'events' array")
-    events = list(_parse_events(payload["events"]))
-    cursor = events[-1].id if events else None
+    _, has_more = timeline_cursor(payload)
+    entries = payload["events"]
+    events = list(_parse_events(entries))
+    unusable = len(entries) - len(events)
+    if has_more:
+        # Entries after the cursor come again at the head of the next page: counted there.
+        last = next(i for i in range(len(entries) - 1, -1, -1) if _usable_entry(entries[i]))
+        unusable -= len(entries) - 1 - last
     return TimelinePage(
         events=events,
-        has_more=payload.get("hasMore") is True and bool(events),
-        cursor=cursor,
-        unusable=len(payload["events"]) - len(events),
+        has_more=has_more,
+        cursor=events[-1].id if events else None,
+        unusable=unusable,
     )
+
+
+def _usable_entry(item: Any) -> bool:
+    return isinstance(item, dict) and usable_id(item.get("id"))
+
+
+def timeline_cursor(payload: Any) -> tuple[str | None, bool]:
+    """(the `after` cursor for the next page, whether there is one) of a timeline page's JSON,
+    read without the rest of it: the id of its last entry with a usable id, as
+    `parse_timeline_page` reads it. Raises `Unreadable` without an events array."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
+        raise Unreadable("timeline page without an 'events' array")
+    cursor = next((item["id"] for item in reversed(payload["events"]) if _usable_entry(item)), None)
+    return cursor, payload.get("hasMore") is True and cursor is not None
 
 
 def _parse_events(items: Iterable[Any]) -> Iterable[Event]:

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from pytest_django.asserts import assertContains, assertNotContains
 
-from reviewer import diffs, lenient, prefetch, upstream
+from reviewer import diffs, lenient, prefetch, store, timeline, upstream
 from reviewer.models import StoredEvent, TimelineSync
 from tests.conftest import ACME
 from tests.test_attribution import _add, _ev, _p
@@ -103,7 +103,12 @@ def test_the_same_id_with_different_content_is_kept_and_marked(as_carol, org_a, 
     assert "<strong>1</strong> failed</a> (50%)" in summary
 
 
-def test_a_redelivered_page_writes_nothing_twice_even_with_shared_ids(org_a, sandbox) -> None:
+@pytest.mark.parametrize("ids_kept", [False, True], ids=["looked-up", "kept-across-pages"])
+def test_a_redelivered_page_writes_nothing_twice_even_with_shared_ids(
+    org_a, sandbox, ids_kept
+) -> None:
+    """Whether the writer looks every id up or keeps the stored ids across pages (as a walk
+    does, loaded from the store when it starts), a record already stored is not stored again."""
     sid = _add(
         sandbox,
         [
@@ -115,10 +120,29 @@ def test_a_redelivered_page_writes_nothing_twice_even_with_shared_ids(org_a, san
     token = sync.claim(60)
     page = next(iter(prefetch.promptster.Client(sandbox.url, ACME["token"]).iter_timeline(sid)))
     prefetch._store_page(sync, token, page)
-    prefetch._store_page(sync, token, page)  # a redelivery after a crash
+    seen = store.stored_ids(sync.pk) if ids_kept else None
+    prefetch._store_page(sync, token, page, seen=seen)  # a redelivery after a crash
     assert [(e.event_id, e.variant) for e in _stored(org_a, sid)] == [("e-7", 0), ("e-7", 1)]
     sync.refresh_from_db()
     assert sync.repeats_dropped == 2 and sync.id_conflicts == 1
+
+
+def test_paging_goes_on_past_a_page_that_ends_without_a_usable_id(org_a, sandbox) -> None:
+    """The next page's cursor is the last entry with a usable id: an entry without one is
+    left out and counted, and paging neither stops there nor skips what follows it."""
+    sid = _add(
+        sandbox,
+        [
+            _ev("prompt", "10:00:00", {"text": "one"}, id="e-1"),
+            _ev("prompt", "10:01:00", {"text": "two"}, id="not an id!"),
+            _ev("prompt", "10:02:00", {"text": "three"}, id="e-3"),
+            _ev("prompt", "10:03:00", {"text": "four"}, id="e-4"),
+            _ev("prompt", "10:04:00", {"text": "five"}, id="e-5"),
+        ],
+    )
+    prefetch.prefetch(org_a, sid, page_size=2)
+    assert [e.event_id for e in _stored(org_a, sid)] == ["e-1", "e-3", "e-4", "e-5"]
+    assert timeline.find_sync(org_a, sid).unusable_events == 1  # sent twice, counted once
 
 
 def test_events_of_another_session_are_left_out_and_reported(as_carol, org_a, sandbox) -> None:

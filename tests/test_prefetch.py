@@ -63,23 +63,24 @@ def test_resumes_after_an_upstream_failure_without_gaps_or_duplicates(
         if sync.pages_fetched == 2:
             sandbox.inject("status", status=503, count=100, route="GET /v1/sessions/:id/timeline")
 
+    size = 100  # small pages: the walk reads a few ahead, and upstream must break before the end
     with pytest.raises(promptster.Unavailable):
         prefetch.prefetch(
-            org_a, mid_session["id"], client=client, progress=break_after_two_pages, page_size=500
+            org_a, mid_session["id"], client=client, progress=break_after_two_pages, page_size=size
         )
     sync = timeline.find_sync(org_a, mid_session["id"])
     partial = sync.events_stored
     # Two pages and whatever was already read ahead before upstream broke.
     assert sync.state == TimelineSync.State.FAILED
-    assert 1000 <= partial < mid_session["eventCount"] and partial % 500 == 0
+    assert 2 * size <= partial < mid_session["eventCount"] and partial % size == 0
     assert sync.claimed_until is None  # the lease is released for the next attempt
 
     sandbox.clear_faults()
     sandbox.reset_stats()
-    prefetch.prefetch(org_a, mid_session["id"], client=client, page_size=500)
+    prefetch.prefetch(org_a, mid_session["id"], client=client, page_size=size)
     # It continued from the last stored event instead of starting over.
     timeline_calls = sandbox.stats()["by_route"]["GET /v1/sessions/:id/timeline"]
-    pages_left = -(-(mid_session["eventCount"] - partial) // 500)
+    pages_left = -(-(mid_session["eventCount"] - partial) // size)
     assert timeline_calls in (pages_left, pages_left + 1)
     assert stored_ids(org_a, mid_session["id"]) == upstream_ids(sandbox, mid_session["id"])
 
