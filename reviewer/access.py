@@ -90,6 +90,8 @@ def _session_for_member(membership: Membership, session_id: str) -> cache.Fetche
     try:
         return cache.get_session(org, session_id)
     except promptster.NotFound:
+        if session_is_deleted(org, session_id):  # deleted here meanwhile: upstream goes first
+            raise SessionGone(session_id) from None
         stored = TimelineSync.objects.for_org(org).filter(session_id=session_id).first()
         if stored is None or (stored.events_stored == 0 and not stored.complete):
             raise Http404("No such session in this organization.") from None

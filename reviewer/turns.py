@@ -80,16 +80,27 @@ class Turn:
         return self.added + self.removed
 
 
-def _turn_number(seqs: list[int]) -> dict[int, int]:
+def _turn_number(seqs: list[int], before: int = 0) -> dict[int, int]:
+    """Turn 0 is what comes before the first prompt; each prompt's turn is numbered from 1,
+    after the `before` turns that precede these."""
     ordered = sorted(seqs)
-    offset = 0 if -1 in ordered else 1
+    offset = (0 if -1 in ordered else 1) + before
     return {seq: i + offset for i, seq in enumerate(ordered)}
 
 
-def turns_of(sync: TimelineSync, matching: EventQuerySet | None = None) -> list[Turn]:
+def turns_of(
+    sync: TimelineSync, matching: EventQuerySet | None = None, *, since: int | None = None
+) -> list[Turn]:
     """Every turn of what is stored, in order; with `matching` (a filtered queryset of the
-    session's events), only the turns holding a matching event."""
+    session's events), only the turns holding a matching event; with `since` (a turn's
+    seq), only that turn and those after it, numbered as in the whole list (what a live
+    tail needs while the timeline grows, without counting every turn again)."""
     events = StoredEvent.objects.for_sync(sync).order_by()
+    before = 0  # turns with a number, before the window
+    if since is not None and since >= 0:
+        whole = events
+        events = events.filter(turn__gte=since)
+        before = whole.filter(turn__gte=0, turn__lt=since).values("turn").distinct().count()
     changes = Q(kind__in=upstream.CHANGE_KINDS)
     tests = Q(kind="test_run") | lone_test_command_q(StoredEvent.objects.for_sync(sync))
     tools = Q(kind__in=upstream.TOOL_KINDS)
@@ -117,7 +128,7 @@ def turns_of(sync: TimelineSync, matching: EventQuerySet | None = None) -> list[
     wanted = None
     if matching is not None:
         wanted = set(matching.order_by().values_list("turn", flat=True).distinct())
-    numbers = _turn_number([r["turn"] for r in rows])
+    numbers = _turn_number([r["turn"] for r in rows], before)
     mixes: dict[int, dict[str, int]] = {}
     for turn, attribution, lines in (
         events.filter(changes)

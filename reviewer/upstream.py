@@ -474,12 +474,8 @@ def parse_timeline_page(payload: Any) -> TimelinePage:
         # Entries after the cursor come again at the head of the next page: counted there.
         last = next(i for i in range(len(entries) - 1, -1, -1) if _usable_entry(entries[i]))
         unusable -= len(entries) - 1 - last
-    return TimelinePage(
-        events=events,
-        has_more=has_more,
-        cursor=events[-1].id if events else None,
-        unusable=unusable,
-    )
+    cursor = events[-1].id if events else None
+    return TimelinePage(events=events, has_more=has_more, cursor=cursor, unusable=unusable)
 
 
 def _usable_entry(item: Any) -> bool:
@@ -498,8 +494,5 @@ def timeline_cursor(payload: Any) -> tuple[str | None, bool]:
 
 def _parse_events(items: Iterable[Any]) -> Iterable[Event]:
     for item in items:
-        if isinstance(item, dict):
-            try:
-                yield parse_event(item)
-            except Unreadable:
-                continue
+        if _usable_entry(item):  # what parse_event would refuse is left out
+            yield parse_event(item)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from reviewer import prefetch, timeline, turns
@@ -132,3 +134,51 @@ def test_a_warm_turns_page_renders_without_the_list_of_turns(as_carol, sync, mon
     monkeypatch.setattr(timeline_views, "_turn_list", unexpected)
     again = as_carol.get(url).content.decode()
     assert again.count("data-turn=") == first.count("data-turn=")
+
+
+def test_turns_from_one_on_are_counted_and_numbered_as_in_the_whole_list(
+    org_a, acme_sessions
+) -> None:
+    session = next(s for s in acme_sessions if s["endedAt"] and 600 < s["eventCount"] < 3000)
+    prefetch.prefetch(org_a, session["id"])
+    sync = timeline.find_sync(org_a, session["id"])
+    whole = turns.turns_of(sync)
+    assert len(whole) > 6
+    for turn in (whole[1], whole[len(whole) // 2], whole[-1]):
+        assert turns.turns_of(sync, since=turn.seq) == [t for t in whole if t.seq >= turn.seq]
+
+
+def test_a_live_tail_reads_the_turns_it_shows_not_all_of_them(
+    as_carol, org_a, acme_sessions, monkeypatch
+) -> None:
+    """While a long timeline arrives, the tail polls every second and each page stored
+    changes the list of turns: a poll counts the turns from its own on, not all of them,
+    and still shows the new ones and the last one's grown counts."""
+    from reviewer.views import timeline as timeline_views
+
+    session = next(s for s in acme_sessions if s["endedAt"] and 600 < s["eventCount"] < 3000)
+    sid = session["id"]
+    prefetch.prefetch(org_a, sid, page_size=300, max_pages=1)
+    sync = timeline.find_sync(org_a, sid)
+    prefetch.mark_queued(sync)
+    last = turns.turns_of(sync)[-1]
+    prefetch.prefetch(org_a, sid, page_size=300, max_pages=2)  # two more pages stored
+    TimelineSync.objects.filter(pk=sync.pk).update(state=TimelineSync.State.RUNNING)
+    sync.refresh_from_db()
+    whole = turns.turns_of(sync)
+    newer = [t for t in whole if t.seq > last.seq][: timeline_views.TURN_CHUNK]
+    assert newer
+
+    def unexpected(*args, **kwargs):
+        raise AssertionError("the live tail loaded every turn of the session")
+
+    monkeypatch.setattr(timeline_views, "_turn_list", unexpected)
+    poll = as_carol.get(
+        f"/sessions/{sid}/turns/",
+        {"after_turn": last.seq, "live": 1},
+        headers={"HX-Request": "true"},
+    ).content.decode()
+    shown = re.findall(r'data-turn="([^"]+)"', poll)
+    assert [t.key for t in newer] == [k for k in dict.fromkeys(shown) if k != last.key]
+    assert [f"Turn {t.number}" for t in newer] == re.findall(r"Turn \d+(?=</span>)", poll)
+    assert f'id="turn-sum-{last.key}" hx-swap-oob="true"' in poll  # the last turn's counts

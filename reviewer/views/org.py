@@ -41,7 +41,12 @@ def session_delete(request: MemberRequest, session_id: str) -> HttpResponse:
     org = membership.organization
     if request.method == "POST" and session_is_deleted(org, session_id):
         return _done(request, "That session was already deleted.", level=messages.INFO)
-    fetched = access.get_session_for_member(membership, session_id)
+    try:
+        fetched = access.get_session_for_member(membership, session_id)
+    except access.SessionGone:
+        if request.method == "POST":  # a second delete that lost the race to the first
+            return _done(request, "That session was already deleted.", level=messages.INFO)
+        raise
     session = fetched.value
     form = DeleteForm(request.POST or None, session_id=session_id)
     context: dict[str, Any] = {

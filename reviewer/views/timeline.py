@@ -222,6 +222,17 @@ def _turn_list(place: Place, flt: timeline.TimelineFilter) -> list[turns.Turn]:
     return [t for t in found if t.seq in wanted]
 
 
+def _growing(place: Place, flt: timeline.TimelineFilter, after_turn: int | None) -> bool:
+    """A live tail of an unfiltered timeline still arriving: its turns come from the store
+    (from `after_turn` on), not from the list of all turns, which each page stored changes."""
+    return place.sync.is_active and not flt.active and after_turn is not None and after_turn >= 0
+
+
+def _tail_turns(place: Place, after_turn: int | None) -> list[turns.Turn]:
+    """The turn `after_turn` (counts grown since) and those after it."""
+    return turns.turns_of(place.sync, since=after_turn)
+
+
 def _turn_of(place: Place, key: str) -> int:
     """The turn (its prompt's position, -1 for turn 0) of an event key; Http404 if unknown."""
     if key == turns.START:
@@ -349,9 +360,12 @@ def _turn_rows(
     after_turn: int | None,
     target: int | None,
 ) -> dict[str, Any]:
-    """The chunk's rendered rows and where it ends: {html, more, last, total}."""
+    """The chunk's rendered rows and where it ends: {html, more, last, total}; `total`
+    counts from `after_turn` (that turn included) while the timeline is arriving."""
     flt = params.filter
-    found = _turn_list(place, flt)
+    found = _tail_turns(place, after_turn) if _growing(place, flt, after_turn) else None
+    if found is None:
+        found = _turn_list(place, flt)
     if after_turn is not None:
         chunk = [t for t in found if t.seq > after_turn][:TURN_CHUNK]
     elif target is not None and any(t.seq == target for t in found):
@@ -388,7 +402,12 @@ def render_turns(request: HtmxHttpRequest, place: Place, session: Session | None
     html, notices, tail = turn_chunk(place, params, start_of(session, place), after_turn=after)
     refreshed = None
     if request.GET.get("live") and after is not None and after >= -1:
-        refreshed = next((t for t in _turn_list(place, params.filter) if t.seq == after), None)
+        listed = (
+            _tail_turns(place, after)
+            if _growing(place, params.filter, after)
+            else _turn_list(place, params.filter)
+        )
+        refreshed = next((t for t in listed if t.seq == after), None)
     context = {"turns_html": html, "notices": notices, "tail": tail, "refreshed": refreshed}
     return render(request, "sessions/turns.html#turn-chunk", context)
 
