@@ -185,7 +185,7 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "BACKEND": "reviewer.filecache.AtomicFileCache",
             "LOCATION": str(VAR_DIR / "cache"),
             "KEY_PREFIX": "reviewer",
             "OPTIONS": {"MAX_ENTRIES": 5000},
