@@ -26,12 +26,13 @@ class AtomicFileCache(FileBasedCache):
     ) -> bool:
         if self.has_key(key, version):  # also removes an expired entry
             return False
-        self._createdir()
-        fd, temporary = tempfile.mkstemp(dir=self._dir)
+        django: Any = self  # FileBasedCache's own helpers, which its type stubs do not list
+        django._createdir()
+        fd, temporary = tempfile.mkstemp(dir=django._dir)
         try:
             with open(fd, "wb") as f:
-                self._write_content(f, timeout, value)
-            os.link(temporary, self._key_to_file(key, version))
+                django._write_content(f, timeout, value)
+            os.link(temporary, django._key_to_file(key, version))
         except FileExistsError:
             return False
         finally:
