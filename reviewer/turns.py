@@ -9,6 +9,7 @@ changes, whatever its size.
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -80,27 +81,45 @@ class Turn:
         return self.added + self.removed
 
 
-def _turn_number(seqs: list[int], before: int = 0) -> dict[int, int]:
-    """Turn 0 is what comes before the first prompt; each prompt's turn is numbered from 1,
-    after the `before` turns that precede these."""
+def _turn_number(seqs: list[int]) -> dict[int, int]:
+    """Numbers of every turn: 0 for what comes before the first prompt, then 1, 2 …"""
     ordered = sorted(seqs)
-    offset = (0 if -1 in ordered else 1) + before
+    offset = 0 if -1 in ordered else 1
     return {seq: i + offset for i, seq in enumerate(ordered)}
 
 
+def _numbers_in_whole(sync: TimelineSync, seqs: list[int]) -> dict[int, int]:
+    """The numbers some turns have in the whole list: each prompt opens a turn, so a turn's
+    number is its prompt's place among the session's prompts."""
+    prompts = list(
+        StoredEvent.objects.for_sync(sync)
+        .filter(kind="prompt")
+        .order_by("seq")
+        .values_list("seq", flat=True)
+    )
+    return {seq: 0 if seq < 0 else bisect_left(prompts, seq) + 1 for seq in seqs}
+
+
 def turns_of(
-    sync: TimelineSync, matching: EventQuerySet | None = None, *, since: int | None = None
+    sync: TimelineSync,
+    matching: EventQuerySet | None = None,
+    *,
+    since: int | None = None,
+    only: Iterable[int] | None = None,
 ) -> list[Turn]:
-    """Every turn of what is stored, in order; with `matching` (a filtered queryset of the
-    session's events), only the turns holding a matching event; with `since` (a turn's
-    seq), only that turn and those after it, numbered as in the whole list (what a live
-    tail needs while the timeline grows, without counting every turn again)."""
+    """Every turn of what is stored, in order, or some of them, numbered as in the whole
+    list: with `matching` (a filtered queryset of the session's events), the turns holding a
+    matching event; with `since` (a turn's seq), that turn and those after it (a live tail
+    while the timeline grows); with `only`, the turns of those seqs (a search's few turns).
+    Only the turns asked for are counted."""
     events = StoredEvent.objects.for_sync(sync).order_by()
-    before = 0  # turns with a number, before the window
-    if since is not None and since >= 0:
-        whole = events
+    windowed = since is not None or only is not None or matching is not None
+    if since is not None:
         events = events.filter(turn__gte=since)
-        before = whole.filter(turn__gte=0, turn__lt=since).values("turn").distinct().count()
+    if only is not None:
+        events = events.filter(turn__in=list(only))
+    if matching is not None:
+        events = events.filter(turn__in=matching.order_by().values("turn"))
     changes = Q(kind__in=upstream.CHANGE_KINDS)
     tests = Q(kind="test_run") | lone_test_command_q(StoredEvent.objects.for_sync(sync))
     tools = Q(kind__in=upstream.TOOL_KINDS)
@@ -125,10 +144,8 @@ def turns_of(
             failures=Count("id", filter=Q(failed=True)),
         )
     )
-    wanted = None
-    if matching is not None:
-        wanted = set(matching.order_by().values_list("turn", flat=True).distinct())
-    numbers = _turn_number([r["turn"] for r in rows], before)
+    seqs = [r["turn"] for r in rows]
+    numbers = _numbers_in_whole(sync, seqs) if windowed else _turn_number(seqs)
     mixes: dict[int, dict[str, int]] = {}
     for turn, attribution, lines in (
         events.filter(changes)
@@ -146,8 +163,6 @@ def turns_of(
     )
     out = []
     for r in sorted(rows, key=lambda r: r["turn"]):
-        if wanted is not None and r["turn"] not in wanted:
-            continue
         out.append(
             Turn(
                 seq=r["turn"],

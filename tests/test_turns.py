@@ -7,7 +7,7 @@ import re
 import pytest
 
 from reviewer import prefetch, timeline, turns
-from reviewer.models import StoredEvent, TimelineSync
+from reviewer.models import EventText, StoredEvent, TimelineSync
 from tests.test_attribution import _add, _ev, _p
 
 PLAN_1 = [
@@ -182,3 +182,31 @@ def test_a_live_tail_reads_the_turns_it_shows_not_all_of_them(
     assert [t.key for t in newer] == [k for k in dict.fromkeys(shown) if k != last.key]
     assert [f"Turn {t.number}" for t in newer] == re.findall(r"Turn \d+(?=</span>)", poll)
     assert f'id="turn-sum-{last.key}" hx-swap-oob="true"' in poll  # the last turn's counts
+
+
+def test_a_search_with_few_matching_turns_counts_only_those(
+    as_carol, org_a, acme_sessions, monkeypatch
+) -> None:
+    """A rare word in a long session: the turns view lists the turns holding it, numbered
+    as in the whole list, without loading every turn of the session to find them."""
+    from reviewer import fragments
+
+    session = next(s for s in acme_sessions if s["endedAt"] and 600 < s["eventCount"] < 3000)
+    prefetch.prefetch(org_a, session["id"])
+    sync = timeline.find_sync(org_a, session["id"])
+    whole = turns.turns_of(sync)
+    target = whole[len(whole) // 2]
+    word = f"needle{target.seq}"
+    prompt = StoredEvent.objects.get(sync=sync, seq=target.seq)
+    # Found by the scan of rows not yet in the text index, as right after a fetch.
+    EventText.objects.filter(event=prompt).update(text=f"a {word} in the text", indexed=False)
+    matching = turns.turns_of(sync, only={target.seq})
+    assert matching == [target]
+
+    def unexpected(*args, **kwargs):
+        raise AssertionError("every turn was loaded for a search with one matching turn")
+
+    monkeypatch.setattr(fragments, "turns", unexpected)
+    page = as_carol.get(f"/sessions/{session['id']}/turns/", {"q": word}).content.decode()
+    assert re.findall(r'data-turn="([^"]+)"', page)[:1] == [target.key]
+    assert f"Turn {target.number}<" in page

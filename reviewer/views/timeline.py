@@ -34,6 +34,7 @@ CONTEXT_BEFORE_TARGET = 2
 TURN_CHUNK = 40
 TURN_EVENTS = 200
 MATCHES_PER_TURN = 30
+FEW_TURNS = 200  # up to this many matching turns are counted on their own
 IDLE_GAP = sessionmap.IDLE_GAP
 
 
@@ -215,11 +216,15 @@ def _matching(place: Place, flt: timeline.TimelineFilter) -> EventQuerySet:
 
 
 def _turn_list(place: Place, flt: timeline.TimelineFilter) -> list[turns.Turn]:
-    found = fragments.turns(place.org, place.sync)
+    """The turns to list: all of them (cached per store version), or those holding a match,
+    counted on their own when they are few (a rare word in 10,000 turns) and taken from the
+    cached list when they are many."""
     if not flt.active:
-        return found
+        return fragments.turns(place.org, place.sync)
     wanted = set(_matching(place, flt).order_by().values_list("turn", flat=True).distinct())
-    return [t for t in found if t.seq in wanted]
+    if len(wanted) <= FEW_TURNS:
+        return turns.turns_of(place.sync, only=wanted)
+    return [t for t in fragments.turns(place.org, place.sync) if t.seq in wanted]
 
 
 def _growing(place: Place, flt: timeline.TimelineFilter, after_turn: int | None) -> bool:
