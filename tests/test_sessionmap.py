@@ -48,3 +48,18 @@ def test_an_empty_session_has_an_empty_map(org_a, sandbox) -> None:
     prefetch.prefetch(org_a, sid)
     found = sessionmap.compute(TimelineSync.objects.get(session_id=sid))
     assert found.marks == [] and found.gaps == [] and found.start is None
+
+
+def test_a_map_over_more_than_one_day_says_which_days(as_carol, org_a, sandbox) -> None:
+    """A session worked on across midnight reads "Nov 2, 23:50 – Nov 3, 00:20", not the
+    ambiguous "23:50–00:20"; one within a day keeps the short form."""
+    late = _ev("prompt", "23:50:00", {"text": "start"})
+    after_midnight = {**_ev("prompt", None, {"text": "still going"}), "ts": "2026-11-03T00:20:00Z"}
+    sid = _add(sandbox, [late, after_midnight], started="23:50:00")
+    prefetch.prefetch(org_a, sid)
+    page = as_carol.get(f"/sessions/{sid}/").content.decode()
+    assert "Nov 2, 23:50 – Nov 3, 00:20" in page
+
+    same_day = _add(sandbox, [_ev("prompt", "10:00:00", {"text": "a"}), _ev("prompt", "10:30:00")])
+    prefetch.prefetch(org_a, same_day)
+    assert "10:00–10:30" in as_carol.get(f"/sessions/{same_day}/").content.decode()

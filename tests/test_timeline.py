@@ -210,12 +210,16 @@ def test_big_payloads_are_truncated_with_an_expand_link(as_carol, org_a, sandbox
     assert full.content.decode().count('<tr class="') > 20_000
 
 
-def test_progress_offers_the_events_stored_since_the_page_was_opened(as_carol, stored) -> None:
+def test_progress_tells_the_page_when_the_fetch_is_over(as_carol, stored) -> None:
+    """Events arrive in the list by themselves, so the progress line offers no reload; when
+    the fetch is over it says so to the page (`timeline-stored`), and the map and summary
+    that followed the fetch draw their final state at once."""
     url = f"/sessions/{stored['id']}/progress/"
-    fresh = as_carol.get(url + "?shown=0", headers={"HX-Request": "true"})
-    assertContains(fresh, f"Show the {stored['eventCount']} stored events", status_code=286)
-    same = as_carol.get(url + f"?shown={stored['eventCount']}", headers={"HX-Request": "true"})
-    assertNotContains(same, "stored events</a>", status_code=286)
+    done = as_carol.get(url, headers={"HX-Request": "true"})
+    assert done.status_code == 286
+    assert json.loads(done.headers["HX-Trigger"]) == {"timeline-stored": {}}
+    assertContains(done, f"Full timeline stored ({stored['eventCount']:,} events)", status_code=286)
+    assertNotContains(done, "stored events</a>", status_code=286)
 
 
 def test_ids_with_dots_and_colons_page_correctly(as_carol, org_a, sandbox) -> None:
@@ -330,17 +334,19 @@ def test_while_a_timeline_arrives_the_map_and_summary_follow_it(
     assert 'class="session-map"' not in body
     assertContains(page, f'hx-get="/sessions/{sid}/map/" hx-trigger="load"')
     assertContains(page, f'hx-get="/sessions/{sid}/summary/" hx-trigger="load"')
+    progress = as_carol.get(f"/sessions/{sid}/progress/", headers={"HX-Request": "true"})
+    assert progress.status_code == 200 and "HX-Trigger" not in progress.headers
     assertContains(page, "data-turn=")
 
     poll = as_carol.get(f"/sessions/{sid}/map/", headers={"HX-Request": "true"})
     assert poll.status_code == 200
     assertContains(poll, 'class="session-map"')
-    assertContains(poll, 'hx-trigger="every 4s"')
+    assertContains(poll, 'hx-trigger="every 10s, timeline-stored from:body"')
     assertContains(poll, "so far: the 200 events stored")
     summary = as_carol.get(f"/sessions/{sid}/summary/", headers={"HX-Request": "true"})
     assert summary.status_code == 200
     assertContains(summary, 'id="attribution-panel"')
-    assertContains(summary, 'hx-trigger="every 4s"')
+    assertContains(summary, 'hx-trigger="every 10s, timeline-stored from:body"')
 
     prefetch.prefetch(org_a, sid)  # the worker stores the rest
     done = as_carol.get(f"/sessions/{sid}/map/", headers={"HX-Request": "true"})

@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseStopPolling
+from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from reviewer import (
     access,
@@ -275,7 +275,6 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     context = {
         "session": session,
         "session_id": session.id,
-        "shown": sync.events_stored,
         "stale": fetched.stale,
         "gone_upstream": fetched.gone_upstream,
         "sync": sync,
@@ -310,7 +309,10 @@ def _arriving(sync: timeline.TimelineSync) -> bool:
     return sync.is_active and not sync.complete
 
 
-OVERVIEW_POLL = "every 4s"  # how often a deferred map or summary follows the fetch
+# How a deferred map or summary follows the fetch: now and then (each is computed over all
+# that is stored so far), and once more as soon as the progress bar sees the fetch end.
+STORED_EVENT = "timeline-stored"
+OVERVIEW_POLL = f"every 10s, {STORED_EVENT} from:body"
 
 
 @require_GET
@@ -413,14 +415,12 @@ def session_progress(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     sync = timeline.find_sync(membership.organization, session_id)
     if sync is None:
         return HttpResponseStopPolling()
-    try:
-        shown = max(0, int(request.GET.get("shown", "")))
-    except ValueError:
-        shown = sync.events_stored
-    context = {"sync": sync, "session_id": session_id, "shown": shown}
+    context = {"sync": sync, "session_id": session_id}
     response = render(request, "sessions/detail.html#progress", context)
     if not sync.is_active:
         response.status_code = HttpResponseStopPolling.status_code
+        # The map and the summary that followed the fetch draw their final state now.
+        trigger_client_event(response, STORED_EVENT)
     return response
 
 

@@ -13,6 +13,10 @@
   // Sticky bars must never hide what the keys or a link jump to: the offset a target scrolls
   // below is the bottom of the lowest sticky element, kept in a CSS variable.
   function stickyOffset() {
+    // The bars pinned under the top bar sit exactly at its height, whatever it is on this page.
+    var topbar = document.querySelector(".topbar");
+    var pinned = topbar && ["sticky", "fixed"].indexOf(getComputedStyle(topbar).position) !== -1;
+    document.documentElement.style.setProperty("--topbar-height", (pinned ? topbar.offsetHeight : 0) + "px");
     var bottom = 0;
     document.querySelectorAll(".topbar, .tl-filters").forEach(function (el) {
       var style = getComputedStyle(el);

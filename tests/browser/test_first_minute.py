@@ -27,7 +27,7 @@ def test_a_stored_session_opens_with_its_events(
     login("alice")
     page.goto(f"{live_server.url}/sessions/{session['id']}/")
     expect(page.locator("#progress")).to_contain_text(
-        f"Full timeline stored ({session['eventCount']} events)"
+        f"Full timeline stored ({session['eventCount']:,} events)"
     )
     # Turns are there on the first response, with no click and no reload.
     expect(page.locator(".turn[data-turn]").first).to_be_visible(timeout=1000)
