@@ -105,17 +105,21 @@ def turns_of(
     matching: EventQuerySet | None = None,
     *,
     since: int | None = None,
+    until: int | None = None,
     only: Iterable[int] | None = None,
 ) -> list[Turn]:
     """Every turn of what is stored, in order, or some of them, numbered as in the whole
     list: with `matching` (a filtered queryset of the session's events), the turns holding a
     matching event; with `since` (a turn's seq), that turn and those after it (a live tail
-    while the timeline grows); with `only`, the turns of those seqs (a search's few turns).
+    while the timeline grows), up to the turn `until` if given; with `only`, the turns of
+    those seqs (a search's few turns).
     Only the turns asked for are counted."""
     events = StoredEvent.objects.for_sync(sync).order_by()
-    windowed = since is not None or only is not None or matching is not None
+    windowed = since is not None or until is not None or only is not None or matching is not None
     if since is not None:
         events = events.filter(turn__gte=since)
+    if until is not None:
+        events = events.filter(turn__lte=until)
     if only is not None:
         events = events.filter(turn__in=list(only))
     if matching is not None:

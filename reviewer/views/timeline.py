@@ -234,8 +234,16 @@ def _growing(place: Place, flt: timeline.TimelineFilter, after_turn: int | None)
 
 
 def _tail_turns(place: Place, after_turn: int | None) -> list[turns.Turn]:
-    """The turn `after_turn` (counts grown since) and those after it."""
-    return turns.turns_of(place.sync, since=after_turn)
+    """The turn `after_turn` (counts grown since) and the next `TURN_CHUNK` + 1 after it
+    (the last one only says there are more): not the thousands a fetch may have stored
+    beyond them."""
+    beyond = (
+        StoredEvent.objects.for_sync(place.sync)
+        .filter(kind="prompt", seq__gt=after_turn)
+        .order_by("seq")
+        .values_list("seq", flat=True)[TURN_CHUNK : TURN_CHUNK + 1]
+    )
+    return turns.turns_of(place.sync, since=after_turn, until=next(iter(beyond), None))
 
 
 def _turn_of(place: Place, key: str) -> int:
