@@ -346,7 +346,7 @@ def test_while_a_timeline_arrives_the_map_and_summary_follow_it(
     summary = as_carol.get(f"/sessions/{sid}/summary/", headers={"HX-Request": "true"})
     assert summary.status_code == 200
     assertContains(summary, 'id="attribution-panel"')
-    assertContains(summary, 'hx-trigger="every 10s, timeline-stored from:body"')
+    assertContains(summary, 'hx-trigger="every 30s, timeline-stored from:body"')
 
     prefetch.prefetch(org_a, sid)  # the worker stores the rest
     done = as_carol.get(f"/sessions/{sid}/map/", headers={"HX-Request": "true"})

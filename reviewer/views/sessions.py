@@ -309,10 +309,12 @@ def _arriving(sync: timeline.TimelineSync) -> bool:
     return sync.is_active and not sync.complete
 
 
-# How a deferred map or summary follows the fetch: now and then (each is computed over all
-# that is stored so far), and once more as soon as the progress bar sees the fetch end.
+# How a deferred map or summary follows the fetch: now and then, as each is computed over
+# all that is stored so far on the machine that is storing it (the summary costs the most),
+# and once more as soon as the progress bar sees the fetch end.
 STORED_EVENT = "timeline-stored"
-OVERVIEW_POLL = f"every 10s, {STORED_EVENT} from:body"
+MAP_POLL = f"every 10s, {STORED_EVENT} from:body"
+SUMMARY_POLL = f"every 30s, {STORED_EVENT} from:body"
 
 
 @require_GET
@@ -330,7 +332,7 @@ def session_map(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
         "session_id": session_id,
         "map": map_of(place),
         "map_so_far": sync.events_stored if arriving else None,
-        "overview_poll": OVERVIEW_POLL if arriving else "",
+        "overview_poll": MAP_POLL if arriving else "",
     }
     response = render(request, "sessions/detail.html#map-slot", context)
     if not arriving:
@@ -351,7 +353,7 @@ def session_summary(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     context = {
         "session_id": session.id,
         "panel_html": fragments.summary_html(org, session, sync, audience="member"),
-        "overview_poll": OVERVIEW_POLL if arriving else "",
+        "overview_poll": SUMMARY_POLL if arriving else "",
     }
     response = render(request, "sessions/detail.html#summary-slot", context)
     if not arriving:
