@@ -35,7 +35,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from reviewer import attribution, cache, filehistory, sessionmap, summarize, timeline, upstream
 from reviewer import turns as turns_module
-from reviewer.models import Organization, TimelineSync
+from reviewer.models import Organization, StoredEvent, TimelineSync
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +257,44 @@ def _listed(
 def turns(org: Organization, sync: TimelineSync) -> list[turns_module.Turn]:
     """Every turn of the stored timeline, counted."""
     return _listed(org, sync, "turns", turns_module.turns_of, turns_module.Turn)
+
+
+FEW_TURNS = 200  # up to this many turns holding a match are counted on their own
+
+
+def listed_turns(
+    org: Organization,
+    sync: TimelineSync,
+    flt: timeline.TimelineFilter,
+    *,
+    after: int | None = None,
+    chunk: int,
+) -> list[turns_module.Turn]:
+    """The turns a turns view lists, read as cheaply as they can be:
+
+    - the live tail of an unfiltered timeline still arriving (`after`, a turn's seq): that
+      turn (its counts grown since) and the next `chunk` + 1, counted from the store, not
+      the thousands a fast fetch may have stored beyond them, nor the list of all turns,
+      which each page stored changes;
+    - unfiltered: every turn, cached per store version (`turns`);
+    - filtered: the turns holding a match, counted on their own when they are few (a rare
+      word in 10,000 turns), taken from the cached list when they are many.
+    """
+    if not flt.active and after is not None and after >= 0 and sync.is_active:
+        beyond = (
+            StoredEvent.objects.for_sync(sync)
+            .filter(kind="prompt", seq__gt=after)
+            .order_by("seq")
+            .values_list("seq", flat=True)[chunk : chunk + 1]
+        )
+        return turns_module.turns_of(sync, since=after, until=next(iter(beyond), None))
+    if not flt.active:
+        return turns(org, sync)
+    matching = flt.apply(StoredEvent.objects.for_sync(sync), sync)
+    wanted = set(matching.order_by().values_list("turn", flat=True).distinct())
+    if len(wanted) <= FEW_TURNS:
+        return turns_module.turns_of(sync, only=wanted)
+    return [t for t in turns(org, sync) if t.seq in wanted]
 
 
 def session_map(org: Organization, sync: TimelineSync) -> sessionmap.SessionMap:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from reviewer import prefetch, timeline, turns
+from reviewer import fragments, prefetch, timeline, turns
 from reviewer.models import EventText, StoredEvent, TimelineSync
 from tests.test_attribution import _add, _ev, _p
 
@@ -172,7 +172,7 @@ def test_a_live_tail_reads_the_turns_it_shows_not_all_of_them(
     def unexpected(*args, **kwargs):
         raise AssertionError("the live tail loaded every turn of the session")
 
-    monkeypatch.setattr(timeline_views, "_turn_list", unexpected)
+    monkeypatch.setattr(fragments, "turns", unexpected)
     poll = as_carol.get(
         f"/sessions/{sid}/turns/",
         {"after_turn": last.seq, "live": 1},
@@ -189,8 +189,6 @@ def test_a_search_with_few_matching_turns_counts_only_those(
 ) -> None:
     """A rare word in a long session: the turns view lists the turns holding it, numbered
     as in the whole list, without loading every turn of the session to find them."""
-    from reviewer import fragments
-
     session = next(s for s in acme_sessions if s["endedAt"] and 600 < s["eventCount"] < 3000)
     prefetch.prefetch(org_a, session["id"])
     sync = timeline.find_sync(org_a, session["id"])

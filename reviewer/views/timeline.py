@@ -34,7 +34,6 @@ CONTEXT_BEFORE_TARGET = 2
 TURN_CHUNK = 40
 TURN_EVENTS = 200
 MATCHES_PER_TURN = 30
-FEW_TURNS = 200  # up to this many matching turns are counted on their own
 IDLE_GAP = sessionmap.IDLE_GAP
 
 
@@ -215,35 +214,10 @@ def _matching(place: Place, flt: timeline.TimelineFilter) -> EventQuerySet:
     return flt.apply(StoredEvent.objects.for_sync(place.sync), place.sync)
 
 
-def _turn_list(place: Place, flt: timeline.TimelineFilter) -> list[turns.Turn]:
-    """The turns to list: all of them (cached per store version), or those holding a match,
-    counted on their own when they are few (a rare word in 10,000 turns) and taken from the
-    cached list when they are many."""
-    if not flt.active:
-        return fragments.turns(place.org, place.sync)
-    wanted = set(_matching(place, flt).order_by().values_list("turn", flat=True).distinct())
-    if len(wanted) <= FEW_TURNS:
-        return turns.turns_of(place.sync, only=wanted)
-    return [t for t in fragments.turns(place.org, place.sync) if t.seq in wanted]
-
-
-def _growing(place: Place, flt: timeline.TimelineFilter, after_turn: int | None) -> bool:
-    """A live tail of an unfiltered timeline still arriving: its turns come from the store
-    (from `after_turn` on), not from the list of all turns, which each page stored changes."""
-    return place.sync.is_active and not flt.active and after_turn is not None and after_turn >= 0
-
-
-def _tail_turns(place: Place, after_turn: int | None) -> list[turns.Turn]:
-    """The turn `after_turn` (counts grown since) and the next `TURN_CHUNK` + 1 after it
-    (the last one only says there are more): not the thousands a fetch may have stored
-    beyond them."""
-    beyond = (
-        StoredEvent.objects.for_sync(place.sync)
-        .filter(kind="prompt", seq__gt=after_turn)
-        .order_by("seq")
-        .values_list("seq", flat=True)[TURN_CHUNK : TURN_CHUNK + 1]
-    )
-    return turns.turns_of(place.sync, since=after_turn, until=next(iter(beyond), None))
+def _turn_list(
+    place: Place, flt: timeline.TimelineFilter, after_turn: int | None = None
+) -> list[turns.Turn]:
+    return fragments.listed_turns(place.org, place.sync, flt, after=after_turn, chunk=TURN_CHUNK)
 
 
 def _turn_of(place: Place, key: str) -> int:
@@ -373,12 +347,10 @@ def _turn_rows(
     after_turn: int | None,
     target: int | None,
 ) -> dict[str, Any]:
-    """The chunk's rendered rows and where it ends: {html, more, last, total}; `total`
-    counts from `after_turn` (that turn included) while the timeline is arriving."""
+    """The chunk's rendered rows and where it ends: {html, more, last, total} (`total` is
+    of the turns `fragments.listed_turns` read)."""
     flt = params.filter
-    found = _tail_turns(place, after_turn) if _growing(place, flt, after_turn) else None
-    if found is None:
-        found = _turn_list(place, flt)
+    found = _turn_list(place, flt, after_turn)
     if after_turn is not None:
         chunk = [t for t in found if t.seq > after_turn][:TURN_CHUNK]
     elif target is not None and any(t.seq == target for t in found):
@@ -415,11 +387,7 @@ def render_turns(request: HtmxHttpRequest, place: Place, session: Session | None
     html, notices, tail = turn_chunk(place, params, start_of(session, place), after_turn=after)
     refreshed = None
     if request.GET.get("live") and after is not None and after >= -1:
-        listed = (
-            _tail_turns(place, after)
-            if _growing(place, params.filter, after)
-            else _turn_list(place, params.filter)
-        )
+        listed = _turn_list(place, params.filter, after)
         refreshed = next((t for t in listed if t.seq == after), None)
     context = {"turns_html": html, "notices": notices, "tail": tail, "refreshed": refreshed}
     return render(request, "sessions/turns.html#turn-chunk", context)
