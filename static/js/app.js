@@ -258,7 +258,18 @@
     url.searchParams.set("at", id);
     location.replace(url.pathname + url.search + hash);
   }
+  // A pinned sidebar taller than the screen fades at its foot while more of it is below.
+  function sidebarCue() {
+    document.querySelectorAll(".sidebar").forEach(function (bar) {
+      bar.classList.toggle("more-below", bar.scrollTop + bar.clientHeight < bar.scrollHeight - 2);
+    });
+  }
+  document.addEventListener("scroll", function (e) {
+    if (e.target.classList && e.target.classList.contains("sidebar")) sidebarCue();
+  }, true);
+  document.addEventListener("htmx:afterSettle", sidebarCue);
+
   window.addEventListener("hashchange", followHash);
-  window.addEventListener("resize", stickyOffset);
-  document.addEventListener("DOMContentLoaded", function () { revealExpandAll(); followHash(); markMap(); });
+  window.addEventListener("resize", function () { stickyOffset(); sidebarCue(); });
+  document.addEventListener("DOMContentLoaded", function () { revealExpandAll(); followHash(); markMap(); sidebarCue(); });
 })();
