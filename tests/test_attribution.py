@@ -315,6 +315,7 @@ def test_a_partial_store_is_marked(as_alice: Client, exact: str, org_a: Organiza
     assertContains(response, "based on 19 of 40 events stored")
     assertContains(response, 'hx-trigger="every 3s"')
     page = as_alice.get(f"/sessions/{exact}/")
+    assertContains(page, "based on 19 of 40 events stored")
     assertContains(page, f'hx-get="/sessions/{exact}/summary/"')  # the panel follows the fetch
     panel = as_alice.get(f"/sessions/{exact}/summary/", headers={"HX-Request": "true"})
     assertContains(panel, "based on 19 of 40 events stored")

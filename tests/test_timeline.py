@@ -325,15 +325,18 @@ def test_a_foreign_session_stores_nothing_though_its_first_page_is_asked_for_ear
 def test_while_a_timeline_arrives_the_map_and_summary_follow_it(
     as_carol, org_a, acme_sessions
 ) -> None:
-    """The first response holds the first events, not the map and summary of a timeline
-    still arriving: those load after it and poll until the fetch is over, then stop (286)."""
+    """The first response holds the first events and the summary so far, not the map of a
+    timeline still arriving: it loads after the page; both follow the fetch until it is
+    over, then stop (286)."""
     session = next(s for s in acme_sessions if s["endedAt"] and 600 < s["eventCount"] < 3000)
     sid = session["id"]
     page = as_carol.get(f"/sessions/{sid}/")
     body = page.content.decode()
     assert 'class="session-map"' not in body
     assertContains(page, f'hx-get="/sessions/{sid}/map/" hx-trigger="load"')
-    assertContains(page, f'hx-get="/sessions/{sid}/summary/" hx-trigger="load"')
+    # The summary of what is stored so far is there at once, and follows the fetch.
+    assertContains(page, f'hx-get="/sessions/{sid}/summary/" hx-trigger="every 30s')
+    assertContains(page, f"based on 200 of {session['eventCount']:,} events stored")
     progress = as_carol.get(f"/sessions/{sid}/progress/", headers={"HX-Request": "true"})
     assert progress.status_code == 200 and "HX-Trigger" not in progress.headers
     assertContains(page, "data-turn=")

@@ -269,8 +269,8 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     params = parse_timeline_params(request.GET)
     place = Place.for_member(org, session.id, sync)
     # The map and the summary describe the whole stored timeline: while it is still
-    # arriving they load after the page (and follow the fetch), so the first events are
-    # not kept waiting for them.
+    # arriving they follow the fetch, and the map (the costlier) loads after the page, so
+    # the first events are not kept waiting for it.
     deferred = _arriving(sync)
     context = {
         "session": session,
@@ -285,11 +285,10 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
         .filter(session_id=session_id)
         .select_related("created_by")
         .order_by("-created_at"),
-        "panel_html": ""
-        if deferred
-        else fragments.summary_html(org, session, sync, audience="member"),
+        "panel_html": fragments.summary_html(org, session, sync, audience="member"),
         "map": None if deferred else map_of(place),
         "overview_poll": "load" if deferred else "",
+        "summary_poll": SUMMARY_POLL if deferred else "",
         **review.panel_context(membership, session.id),
         **timeline_context(
             place,
@@ -353,7 +352,7 @@ def session_summary(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
     context = {
         "session_id": session.id,
         "panel_html": fragments.summary_html(org, session, sync, audience="member"),
-        "overview_poll": SUMMARY_POLL if arriving else "",
+        "summary_poll": SUMMARY_POLL if arriving else "",
     }
     response = render(request, "sessions/detail.html#summary-slot", context)
     if not arriving:
