@@ -290,8 +290,7 @@ def listed_turns(
         return turns_module.turns_of(sync, since=after, until=next(iter(beyond), None))
     if not flt.active:
         return turns(org, sync)
-    matching = flt.apply(StoredEvent.objects.for_sync(sync), sync)
-    wanted = set(matching.order_by().values_list("turn", flat=True).distinct())
+    wanted = set(flt.events(sync).order_by().values_list("turn", flat=True).distinct())
     if len(wanted) <= FEW_TURNS:
         return turns_module.turns_of(sync, only=wanted)
     return [t for t in turns(org, sync) if t.seq in wanted]

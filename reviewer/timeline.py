@@ -72,6 +72,10 @@ class TimelineFilter:
             qs = search.filter_matching(qs, self.q, [sync.pk])
         return qs
 
+    def events(self, sync: TimelineSync) -> EventQuerySet:
+        """The events of `sync` this filter matches."""
+        return self.apply(StoredEvent.objects.for_sync(sync), sync)
+
 
 @dataclass
 class Chunk:
@@ -110,7 +114,7 @@ def chunk(
 ) -> Chunk:
     """One chunk of matching events: after a position, before one, or starting at one."""
     size = size or settings.TIMELINE_CHUNK_SIZE
-    qs = flt.apply(StoredEvent.objects.for_sync(sync), sync).for_display()
+    qs = flt.events(sync).for_display()
     if before_seq is not None:
         rows = list(qs.filter(seq__lt=before_seq).order_by("-seq")[: size + 1])
         has_earlier = len(rows) > size
@@ -134,7 +138,7 @@ def kind_counts(sync: TimelineSync) -> dict[str, int]:
 
 
 def count_matching(sync: TimelineSync, flt: TimelineFilter) -> int:
-    return flt.apply(StoredEvent.objects.for_sync(sync), sync).count()
+    return flt.events(sync).count()
 
 
 def first_ts(sync: TimelineSync) -> Any:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, F, Max, Min, Q, Sum
 
 from reviewer import text, upstream
-from reviewer.models import EventQuerySet, StoredEvent, TimelineSync, event_key
+from reviewer.models import StoredEvent, TimelineSync, event_key
 from reviewer.summarize import lone_test_command_q
 
 START = "start"  # the key of turn 0
@@ -102,28 +102,24 @@ def _numbers_in_whole(sync: TimelineSync, seqs: list[int]) -> dict[int, int]:
 
 def turns_of(
     sync: TimelineSync,
-    matching: EventQuerySet | None = None,
     *,
     since: int | None = None,
     until: int | None = None,
     only: Iterable[int] | None = None,
 ) -> list[Turn]:
     """Every turn of what is stored, in order, or some of them, numbered as in the whole
-    list: with `matching` (a filtered queryset of the session's events), the turns holding a
-    matching event; with `since` (a turn's seq), that turn and those after it (a live tail
-    while the timeline grows), up to the turn `until` if given; with `only`, the turns of
-    those seqs (a search's few turns).
+    list: with `since` (a turn's seq), that turn and those after it (a live tail while the
+    timeline grows), up to the turn `until` if given; with `only`, the turns of those seqs
+    (a search's few turns; `fragments.listed_turns` finds them).
     Only the turns asked for are counted."""
     events = StoredEvent.objects.for_sync(sync).order_by()
-    windowed = since is not None or until is not None or only is not None or matching is not None
+    windowed = since is not None or until is not None or only is not None
     if since is not None:
         events = events.filter(turn__gte=since)
     if until is not None:
         events = events.filter(turn__lte=until)
     if only is not None:
         events = events.filter(turn__in=list(only))
-    if matching is not None:
-        events = events.filter(turn__in=matching.order_by().values("turn"))
     changes = Q(kind__in=upstream.CHANGE_KINDS)
     tests = Q(kind="test_run") | lone_test_command_q(StoredEvent.objects.for_sync(sync))
     tools = Q(kind__in=upstream.TOOL_KINDS)

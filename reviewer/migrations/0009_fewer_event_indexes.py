@@ -50,25 +50,16 @@ class Migration(migrations.Migration):
         migrations.SeparateDatabaseAndState(
             state_operations=[
                 migrations.AlterField(
-                    model_name="eventtext",
+                    model_name=model_name,
                     name="sync",
                     field=models.ForeignKey(
                         db_index=False,
                         on_delete=models.deletion.CASCADE,
-                        related_name="+",
+                        related_name=related_name,
                         to="reviewer.timelinesync",
                     ),
-                ),
-                migrations.AlterField(
-                    model_name="storedevent",
-                    name="sync",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=models.deletion.CASCADE,
-                        related_name="events",
-                        to="reviewer.timelinesync",
-                    ),
-                ),
+                )
+                for model_name, related_name in (("eventtext", "+"), ("storedevent", "events"))
             ],
             database_operations=[migrations.RunPython(drop_sync_indexes, create_sync_indexes)],
         ),

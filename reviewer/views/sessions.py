@@ -287,7 +287,7 @@ def session_detail(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
         .order_by("-created_at"),
         "panel_html": fragments.summary_html(org, session, sync, audience="member"),
         "map": None if deferred else map_of(place),
-        "overview_poll": "load" if deferred else "",
+        "map_poll": "load" if deferred else "",
         "summary_poll": SUMMARY_POLL if deferred else "",
         **review.panel_context(membership, session.id),
         **timeline_context(
@@ -331,7 +331,7 @@ def session_map(request: HtmxHttpRequest, session_id: str) -> HttpResponse:
         "session_id": session_id,
         "map": map_of(place),
         "map_so_far": sync.events_stored if arriving else None,
-        "overview_poll": MAP_POLL if arriving else "",
+        "map_poll": MAP_POLL if arriving else "",
     }
     response = render(request, "sessions/detail.html#map-slot", context)
     if not arriving:

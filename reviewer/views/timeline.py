@@ -211,7 +211,7 @@ def render_chunk(request: HtmxHttpRequest, place: Place, session: Session | None
 
 
 def _matching(place: Place, flt: timeline.TimelineFilter) -> EventQuerySet:
-    return flt.apply(StoredEvent.objects.for_sync(place.sync), place.sync)
+    return flt.events(place.sync)
 
 
 def _turn_list(
