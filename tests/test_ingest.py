@@ -127,22 +127,29 @@ def test_a_redelivered_page_writes_nothing_twice_even_with_shared_ids(
     assert sync.repeats_dropped == 2 and sync.id_conflicts == 1
 
 
-def test_paging_goes_on_past_a_page_that_ends_without_a_usable_id(org_a, sandbox) -> None:
+@pytest.mark.parametrize(
+    ("ids", "page_size"),
+    [
+        (["e-1", "not an id!", "e-3", "e-4", "e-5"], 2),  # last of a page, sent again
+        (["e-1", "a/b", "x" * 101, "e-4", "e-5", "e-6"], 3),  # two at the end of a page
+        (["e-1", "e-2", "e-3", "-starts-with-dash"], 2),  # the last of the whole timeline
+        (["bad id", "e-2", "e-3", "e-4"], 2),  # the first of all
+    ],
+    ids=["end-of-page", "two-at-end-of-page", "end-of-timeline", "first"],
+)
+def test_paging_goes_on_past_entries_without_a_usable_id(org_a, sandbox, ids, page_size) -> None:
     """The next page's cursor is the last entry with a usable id: an entry without one is
-    left out and counted, and paging neither stops there nor skips what follows it."""
-    sid = _add(
-        sandbox,
-        [
-            _ev("prompt", "10:00:00", {"text": "one"}, id="e-1"),
-            _ev("prompt", "10:01:00", {"text": "two"}, id="not an id!"),
-            _ev("prompt", "10:02:00", {"text": "three"}, id="e-3"),
-            _ev("prompt", "10:03:00", {"text": "four"}, id="e-4"),
-            _ev("prompt", "10:04:00", {"text": "five"}, id="e-5"),
-        ],
-    )
-    prefetch.prefetch(org_a, sid, page_size=2)
-    assert [e.event_id for e in _stored(org_a, sid)] == ["e-1", "e-3", "e-4", "e-5"]
-    assert timeline.find_sync(org_a, sid).unusable_events == 1  # sent twice, counted once
+    left out and counted once, though one at the end of a page comes again at the head of
+    the next, and paging neither stops there nor skips what follows it."""
+    events = [
+        _ev("prompt", f"10:0{i}:00", {"text": f"prompt {i}"}, id=event_id)
+        for i, event_id in enumerate(ids)
+    ]
+    sid = _add(sandbox, events)
+    prefetch.prefetch(org_a, sid, page_size=page_size)
+    usable = [i for i in ids if upstream.usable_id(i)]
+    assert [e.event_id for e in _stored(org_a, sid)] == usable
+    assert timeline.find_sync(org_a, sid).unusable_events == len(ids) - len(usable)
 
 
 def test_events_of_another_session_are_left_out_and_reported(as_carol, org_a, sandbox) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from reviewer import prefetch, sessionmap
 from reviewer.models import TimelineSync
 from tests.test_attribution import _add, _ev
@@ -50,15 +52,25 @@ def test_an_empty_session_has_an_empty_map(org_a, sandbox) -> None:
     assert found.marks == [] and found.gaps == [] and found.start is None
 
 
-def test_a_map_over_more_than_one_day_says_which_days(as_carol, org_a, sandbox) -> None:
+@pytest.mark.parametrize(
+    ("last", "caption"),
+    [
+        ("2026-11-03T00:20:00Z", "Nov 2, 23:50 – Nov 3, 00:20"),  # just past midnight
+        ("2026-11-05T09:05:00Z", "Nov 2, 23:50 – Nov 5, 09:05"),  # several days
+        ("2026-12-01T00:00:00Z", "Nov 2, 23:50 – Dec 1, 00:00"),  # into the next month
+    ],
+)
+def test_a_map_over_more_than_one_day_says_which_days(
+    as_carol, org_a, sandbox, last, caption
+) -> None:
     """A session worked on across midnight reads "Nov 2, 23:50 – Nov 3, 00:20", not the
     ambiguous "23:50–00:20"; one within a day keeps the short form."""
     late = _ev("prompt", "23:50:00", {"text": "start"})
-    after_midnight = {**_ev("prompt", None, {"text": "still going"}), "ts": "2026-11-03T00:20:00Z"}
+    after_midnight = {**_ev("prompt", None, {"text": "still going"}), "ts": last}
     sid = _add(sandbox, [late, after_midnight], started="23:50:00")
     prefetch.prefetch(org_a, sid)
     page = as_carol.get(f"/sessions/{sid}/").content.decode()
-    assert "Nov 2, 23:50 – Nov 3, 00:20" in page
+    assert caption in page
 
     same_day = _add(sandbox, [_ev("prompt", "10:00:00", {"text": "a"}), _ev("prompt", "10:30:00")])
     prefetch.prefetch(org_a, same_day)

@@ -311,15 +311,33 @@ def test_opening_a_never_fetched_session_asks_upstream_once_for_each_thing(
     assert calls.get("GET /v1/sessions/:id", 0) <= 1
 
 
-def test_a_foreign_session_stores_nothing_though_its_first_page_is_asked_for_early(
-    as_carol, org_a, org_b, sandbox
+@pytest.mark.parametrize("whose", ["another organization's", "unknown", "deleted here"])
+def test_a_session_that_is_not_ours_stores_nothing_though_its_first_page_is_asked_early(
+    as_carol, as_alice, org_a, org_b, sandbox, whose
 ) -> None:
     """The first timeline page is asked for alongside the session's own fields; another
-    organization's session still answers 404 and leaves nothing stored anywhere."""
-    foreign = sandbox.state.sessions_for(GLOBEX["id"])[0]["id"]
-    assert as_carol.get(f"/sessions/{foreign}/").status_code == 404
-    assert not timeline.TimelineSync.objects.filter(session_id=foreign).exists()
-    assert not StoredEvent.objects.filter(sync__session_id=foreign).exists()
+    organization's session and an unknown id still answer 404, a session deleted here 410
+    (without asking upstream for its timeline), and nothing is stored for any of them."""
+    if whose == "another organization's":
+        sid, status = sandbox.state.sessions_for(GLOBEX["id"])[0]["id"], 404
+    elif whose == "unknown":
+        sid, status = "0badc0de-0000-4000-8000-000000000000", 404
+    else:
+        # A session of its own: the sandbox's data lasts across tests.
+        sid = sandbox.state.add_session(
+            ACME["id"],
+            {"endedAt": "2026-11-01T11:00:00Z"},
+            [{"kind": "prompt", "ts": "2026-11-01T10:00:00Z", "data": {"text": "x"}}],
+        )
+        status = 410
+        deleted = as_alice.post(f"/sessions/{sid}/delete/", {"confirm": sid[:8]})
+        assert deleted.status_code == 302
+    sandbox.reset_stats()
+    assert as_carol.get(f"/sessions/{sid}/").status_code == status
+    assert not timeline.TimelineSync.objects.filter(session_id=sid).exists()
+    assert not StoredEvent.objects.filter(sync__session_id=sid).exists()
+    if whose == "deleted here":
+        assert "GET /v1/sessions/:id/timeline" not in sandbox.stats()["by_route"]
 
 
 def test_while_a_timeline_arrives_the_map_and_summary_follow_it(
